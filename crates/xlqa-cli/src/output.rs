@@ -1,0 +1,112 @@
+//! Human-readable output and TREC run files.
+
+use std::io::Write;
+use std::path::Path;
+use xlqa_search::engine::AskResult;
+use xlqa_search::BuildReport;
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn print_build_report(r: &BuildReport, out: &Path) {
+    let c = &r.counts;
+    eprintln!(
+        "indexed {} documents → {} passages in {:.1} s ({:.1} passages/s) at {}",
+        c.documents,
+        c.passages,
+        r.total_s,
+        r.passages_per_s,
+        out.display()
+    );
+    eprintln!(
+        "  stages: language {:.2} s, chunking {:.2} s, encoding {:.2} s, stores {:.2} s",
+        r.langid_s, r.chunk_s, r.encode_s, r.lexical_s
+    );
+    let langs: Vec<String> = c.passages_by_lang.iter().map(|(l, n)| format!("{l}:{n}")).collect();
+    eprintln!("  passages by language: {}", langs.join(" "));
+    eprintln!(
+        "  languages detected for {} documents; {} dropped as too short; {} skipped as invalid",
+        c.lang_detected, c.dropped_short, c.skipped_invalid
+    );
+    if !r.low_confidence.is_empty() {
+        eprintln!(
+            "  {} documents were detected with low confidence (give them a \"lang\" field to be sure), e.g.:",
+            r.low_confidence.len()
+        );
+        for (id, l, p) in r.low_confidence.iter().take(5) {
+            eprintln!("    {id}: {l} ({p:.2})");
+        }
+    }
+    if !r.generic_languages.is_empty() {
+        eprintln!(
+            "  no language-specific lexical rules for: {} (generic analyzer: Unicode words, NFKC, lowercase, no stemming)",
+            r.generic_languages.join(", ")
+        );
+    }
+}
+
+pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> {
+    let how = match r.question_lang_confidence {
+        Some(c) => format!("detected, {c:.2}"),
+        None => "given".to_string(),
+    };
+    writeln!(out, "Q [{}, {how}] {}", r.question_lang, r.question)?;
+    match &r.answer {
+        Some(a) => {
+            let flag = if a.cross_lingual {
+                format!("  [answer in {} ≠ question in {}]", a.lang, r.question_lang)
+            } else {
+                String::new()
+            };
+            writeln!(out, "A [{}] {}{flag}", a.lang, clip(&a.text, 300))?;
+            writeln!(out, "  from {} \"{}\" ({} reader, score {:.3})", a.passage_id, a.title, reader_name(r), a.score)?;
+        }
+        None => writeln!(out, "A (none)")?,
+    }
+    if let Some(n) = &r.note {
+        writeln!(out, "  note: {n}")?;
+    }
+    writeln!(out, "  passages ({}):", r.retriever.as_str())?;
+    for p in &r.passages {
+        let mut parts = Vec::new();
+        if let (Some(rk), Some(s)) = (p.dense_rank, p.dense_score) {
+            parts.push(format!("dense #{rk} {s:.3}"));
+        }
+        if let (Some(rk), Some(s)) = (p.bm25_rank, p.bm25_score) {
+            parts.push(format!("bm25 #{rk} {s:.2}"));
+        }
+        writeln!(out, "   {}. [{}] {} \"{}\" score {:.4} ({})", p.rank, p.lang, p.id, p.title, p.score, parts.join(", "))?;
+        writeln!(out, "      {}", clip(&p.text, 140))?;
+    }
+    let t = &r.timings;
+    writeln!(
+        out,
+        "  time: lang-id {:.1} ms, encode {:.1} ms, dense {:.1} ms, lexical {:.1} ms, fuse {:.2} ms, read {:.1} ms, total {:.1} ms\n",
+        t.lang_id_ms, t.encode_ms, t.dense_ms, t.lexical_ms, t.fuse_ms, t.read_ms, t.total_ms
+    )
+}
+
+fn reader_name(r: &AskResult) -> &'static str {
+    match r.answer.as_ref().map(|a| a.reader) {
+        Some(xlqa_search::ReaderKind::Sentence) => "sentence",
+        _ => "none",
+    }
+}
+
+/// TREC run lines: `qid Q0 docid rank score tag`. Whitespace inside ids
+/// (which would break the format) is replaced by `_`.
+pub fn write_run(w: &mut impl Write, r: &AskResult, tag: &str) -> std::io::Result<()> {
+    let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join("_");
+    for p in &r.passages {
+        writeln!(w, "{} Q0 {} {} {:.6} {}", clean(&r.id), clean(&p.id), p.rank, p.score, clean(tag))?;
+    }
+    Ok(())
+}

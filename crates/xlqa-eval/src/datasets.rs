@@ -1,0 +1,499 @@
+//! Readers for the extractive-QA datasets in the shared data folder
+//! (see `shared/DATA.md`): XQuAD (SQuAD v1.1 JSON, one file per language)
+//! and TyDi QA GoldP v1.1 (SQuAD-like JSON, the language given by the
+//! prefix of every question id, e.g. `swahili--8211684794284159625-4`).
+//!
+//! Every error names the file and the JSON path of the problem, e.g.
+//! `data[3].paragraphs[1].qas[0].answers[0].answer_start`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use xlqa_core::Lang;
+
+/// One extractive question with its gold passage.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QaExample {
+    /// Question id as in the file (XQuAD ids are shared by all languages).
+    pub id: String,
+    /// Language of the question and the context.
+    pub lang: Lang,
+    pub question: String,
+    /// The paragraph that holds the answer.
+    pub context: String,
+    /// Title of the article the paragraph comes from.
+    pub title: String,
+    /// Gold answer strings (TyDi has repeated annotations; kept as given).
+    pub answers: Vec<String>,
+    /// Start of each answer in `context`, in **characters** (Unicode scalar
+    /// values), as SQuAD counts them. Use [`QaExample::answer_byte_range`]
+    /// to slice a Rust string.
+    pub answer_starts: Vec<usize>,
+}
+
+impl QaExample {
+    /// The byte range of answer `i` in `context` (`None` if `i` is out of
+    /// range). The readers check that this range holds the answer text.
+    pub fn answer_byte_range(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.answer_starts.get(i)?;
+        let answer = self.answers.get(i)?;
+        let begin = char_to_byte(&self.context, start)?;
+        let end = begin + answer.len();
+        (end <= self.context.len()).then_some(begin..end)
+    }
+}
+
+/// Errors of the dataset readers.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The file or folder could not be read.
+    #[error("cannot read '{path}': {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON.
+    #[error("'{path}' is not valid JSON (line {line}, column {column}): {source}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The JSON does not have the expected SQuAD shape or content.
+    #[error("'{path}' at {json_path}: {message}")]
+    Format {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+    /// A folder holds none of the expected files.
+    #[error("no {what} found in '{dir}'")]
+    NoFiles { dir: PathBuf, what: String },
+}
+
+/// Reads a SQuAD v1.1 JSON file (XQuAD) whose every question is in `lang`.
+pub fn read_squad(path: &Path, lang: &Lang) -> Result<Vec<QaExample>, DatasetError> {
+    let root = read_json(path)?;
+    walk_squad(path, &root, |_, _| Ok(lang.clone()))
+}
+
+/// Reads every `xquad.<lang>.json` file of an XQuAD folder (e.g.
+/// `shared/data/xquad`), languages in code order. Other files are ignored.
+pub fn read_xquad_dir(dir: &Path) -> Result<Vec<QaExample>, DatasetError> {
+    let mut files = Vec::new();
+    for path in list_dir(dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(code) = name
+            .strip_prefix("xquad.")
+            .and_then(|rest| rest.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let lang = Lang::parse(code).map_err(|e| DatasetError::Format {
+            path: path.clone(),
+            json_path: "(file name)".to_string(),
+            message: format!("'{code}' in the file name is not a language code: {e}"),
+        })?;
+        files.push((lang, path));
+    }
+    if files.is_empty() {
+        return Err(DatasetError::NoFiles {
+            dir: dir.to_path_buf(),
+            what: "xquad.<lang>.json files".to_string(),
+        });
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for (lang, path) in files {
+        out.extend(read_squad(&path, &lang)?);
+    }
+    Ok(out)
+}
+
+/// TyDi QA language names (the prefix of every question id) and codes.
+const TYDI_LANGUAGES: &[(&str, &str)] = &[
+    ("arabic", "ar"),
+    ("bengali", "bn"),
+    ("english", "en"),
+    ("finnish", "fi"),
+    ("indonesian", "id"),
+    ("japanese", "ja"),
+    ("korean", "ko"),
+    ("russian", "ru"),
+    ("swahili", "sw"),
+    ("telugu", "te"),
+    ("thai", "th"),
+];
+
+/// Reads one TyDi QA GoldP file (SQuAD-like JSON). The language of each
+/// question is taken from its id prefix (`korean-3543942044825767374-0`),
+/// as the official GoldP evaluation does.
+pub fn read_tydi_goldp(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
+    let root = read_json(path)?;
+    walk_squad(path, &root, |id, json_path| {
+        let name = id.split('-').next().unwrap_or_default();
+        let code = TYDI_LANGUAGES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| DatasetError::Format {
+                path: path.to_path_buf(),
+                json_path: json_path.to_string(),
+                message: format!(
+                    "question id '{id}' does not start with a TyDi language name (arabic-, bengali-, …)"
+                ),
+            })?;
+        Lang::parse(code).map_err(|e| DatasetError::Format {
+            path: path.to_path_buf(),
+            json_path: json_path.to_string(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// Reads every `*.json` file of a TyDi GoldP dev folder, in file-name order.
+/// `dir` may be the dataset folder (`shared/data/tydiqa_goldp_v1.1`, whose
+/// `dev/` is then read) or the `dev/` folder itself.
+pub fn read_tydi_goldp_dev_dir(dir: &Path) -> Result<Vec<QaExample>, DatasetError> {
+    let dev = dir.join("dev");
+    let dir = if dev.is_dir() { dev.as_path() } else { dir };
+    let mut files: Vec<PathBuf> = list_dir(dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    if files.is_empty() {
+        return Err(DatasetError::NoFiles {
+            dir: dir.to_path_buf(),
+            what: "TyDi GoldP *.json files".to_string(),
+        });
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        out.extend(read_tydi_goldp(&path)?);
+    }
+    Ok(out)
+}
+
+/// The shared data folder: `$XLQA_DATA` if set, else the first existing of
+/// `../shared/data` (relative to the current directory) and
+/// `<workspace>/../shared/data`. `None` when none exists.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XLQA_DATA").filter(|v| !v.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return dir.is_dir().then_some(dir);
+    }
+    let candidates = [
+        PathBuf::from("../shared/data"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    ];
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+fn read_json(path: &Path) -> Result<Value, DatasetError> {
+    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
+        path: path.to_path_buf(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Walks `{"data":[{"title","paragraphs":[{"context","qas":[…]}]}]}`;
+/// `lang_of(id, json_path)` gives each question's language.
+fn walk_squad(
+    path: &Path,
+    root: &Value,
+    lang_of: impl Fn(&str, &str) -> Result<Lang, DatasetError>,
+) -> Result<Vec<QaExample>, DatasetError> {
+    let err = |json_path: &str, message: String| DatasetError::Format {
+        path: path.to_path_buf(),
+        json_path: json_path.to_string(),
+        message,
+    };
+    let articles = field(root, "data", "", &err)?
+        .as_array()
+        .ok_or_else(|| err("data", "expected an array of articles".into()))?;
+    let mut out = Vec::new();
+    for (a, article) in articles.iter().enumerate() {
+        let ap = format!("data[{a}]");
+        let title = string(article, "title", &ap, &err)?;
+        let paragraphs = array(article, "paragraphs", &ap, &err)?;
+        for (p, paragraph) in paragraphs.iter().enumerate() {
+            let pp = format!("{ap}.paragraphs[{p}]");
+            let context = string(paragraph, "context", &pp, &err)?;
+            let qas = array(paragraph, "qas", &pp, &err)?;
+            for (q, qa) in qas.iter().enumerate() {
+                let qp = format!("{pp}.qas[{q}]");
+                let id = string(qa, "id", &qp, &err)?;
+                let question = string(qa, "question", &qp, &err)?;
+                let lang = lang_of(id, &format!("{qp}.id"))?;
+                let raw_answers = array(qa, "answers", &qp, &err)?;
+                if raw_answers.is_empty() {
+                    return Err(err(
+                        &format!("{qp}.answers"),
+                        "no answers (SQuAD v2 unanswerable questions are not supported)".into(),
+                    ));
+                }
+                let mut answers = Vec::with_capacity(raw_answers.len());
+                let mut answer_starts = Vec::with_capacity(raw_answers.len());
+                for (n, answer) in raw_answers.iter().enumerate() {
+                    let np = format!("{qp}.answers[{n}]");
+                    let text = string(answer, "text", &np, &err)?;
+                    let start = field(answer, "answer_start", &np, &err)?
+                        .as_u64()
+                        .and_then(|s| usize::try_from(s).ok())
+                        .ok_or_else(|| {
+                            err(
+                                &format!("{np}.answer_start"),
+                                "expected a non-negative integer".into(),
+                            )
+                        })?;
+                    let found = char_to_byte(context, start)
+                        .and_then(|b| context.get(b..b + text.len()).map(|s| s == text));
+                    if found != Some(true) {
+                        return Err(err(
+                            &format!("{np}.answer_start"),
+                            format!(
+                                "answer_start {start} (characters) does not point at the answer text {text:?} in the context"
+                            ),
+                        ));
+                    }
+                    answers.push(text.to_string());
+                    answer_starts.push(start);
+                }
+                out.push(QaExample {
+                    id: id.to_string(),
+                    lang,
+                    question: question.to_string(),
+                    context: context.to_string(),
+                    title: title.to_string(),
+                    answers,
+                    answer_starts,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn field<'v>(
+    obj: &'v Value,
+    key: &str,
+    at: &str,
+    err: &impl Fn(&str, String) -> DatasetError,
+) -> Result<&'v Value, DatasetError> {
+    let here = if at.is_empty() { "(root)" } else { at };
+    let map = obj
+        .as_object()
+        .ok_or_else(|| err(here, "expected a JSON object".into()))?;
+    map.get(key).ok_or_else(|| {
+        let p = if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        };
+        err(&p, "missing field".into())
+    })
+}
+
+fn string<'v>(
+    obj: &'v Value,
+    key: &str,
+    at: &str,
+    err: &impl Fn(&str, String) -> DatasetError,
+) -> Result<&'v str, DatasetError> {
+    field(obj, key, at, err)?
+        .as_str()
+        .ok_or_else(|| err(&format!("{at}.{key}"), "expected a string".into()))
+}
+
+fn array<'v>(
+    obj: &'v Value,
+    key: &str,
+    at: &str,
+    err: &impl Fn(&str, String) -> DatasetError,
+) -> Result<&'v Vec<Value>, DatasetError> {
+    field(obj, key, at, err)?
+        .as_array()
+        .ok_or_else(|| err(&format!("{at}.{key}"), "expected an array".into()))
+}
+
+/// Byte offset of character `n` of `s` (`s.len()` for `n` = char count).
+fn char_to_byte(s: &str, n: usize) -> Option<usize> {
+    s.char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()))
+        .nth(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn data_dir() -> Option<PathBuf> {
+        let dir = shared_data_dir();
+        if dir.is_none() {
+            eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
+        }
+        dir
+    }
+
+    fn temp_file(name: &str, body: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xlqa-datasets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn xquad_counts_match_data_md() {
+        let Some(data) = data_dir() else { return };
+        let all = read_xquad_dir(&data.join("xquad")).unwrap();
+        assert_eq!(all.len(), 12 * 1190);
+        let mut per_lang: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+        for ex in &all {
+            let e = per_lang.entry(ex.lang.to_string()).or_default();
+            e.0 += 1;
+            e.1.insert(ex.context.clone());
+            for i in 0..ex.answers.len() {
+                let r = ex.answer_byte_range(i).unwrap();
+                assert_eq!(&ex.context[r], ex.answers[i]);
+            }
+        }
+        let langs: Vec<&str> = per_lang.keys().map(String::as_str).collect();
+        assert_eq!(
+            langs,
+            ["ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]
+        );
+        for (lang, (n, contexts)) in &per_lang {
+            assert_eq!(*n, 1190, "{lang}");
+            assert_eq!(contexts.len(), 240, "{lang}");
+        }
+        // Fully parallel: the same ids in every language.
+        let ids = |l: &str| -> BTreeSet<&str> {
+            all.iter()
+                .filter(|e| e.lang.as_str() == l)
+                .map(|e| e.id.as_str())
+                .collect()
+        };
+        assert_eq!(ids("en"), ids("zh"));
+        assert!(all
+            .iter()
+            .any(|e| e.id == "56beb4343aeaaa14008c925b" && e.lang.as_str() == "de"
+                && e.answers == ["308"] && e.answer_starts == [38]));
+    }
+
+    #[test]
+    fn tydi_goldp_dev_counts_match_data_md() {
+        let Some(data) = data_dir() else { return };
+        let all = read_tydi_goldp_dev_dir(&data.join("tydiqa_goldp_v1.1")).unwrap();
+        assert_eq!(all.len(), 5077);
+        let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
+        for ex in &all {
+            *per_lang.entry(ex.lang.to_string()).or_default() += 1;
+            assert!(!ex.answers.is_empty());
+            assert_eq!(ex.answers.len(), ex.answer_starts.len());
+        }
+        let expected: BTreeMap<String, usize> = [
+            ("ar", 921),
+            ("bn", 113),
+            ("en", 440),
+            ("fi", 782),
+            ("id", 565),
+            ("ko", 276),
+            ("ru", 812),
+            ("sw", 499),
+            ("te", 669),
+        ]
+        .into_iter()
+        .map(|(l, n)| (l.to_string(), n))
+        .collect();
+        assert_eq!(per_lang, expected);
+        // The dev folder itself is accepted too.
+        let dev = read_tydi_goldp_dev_dir(&data.join("tydiqa_goldp_v1.1/dev")).unwrap();
+        assert_eq!(dev.len(), 5077);
+        let ko = read_tydi_goldp(&data.join("tydiqa_goldp_v1.1/dev/korean_tydiqa_dev.json"))
+            .unwrap();
+        assert_eq!(ko.len(), 276);
+        assert_eq!(ko[0].title, "한니발");
+        assert_eq!(ko[0].answers, ["군사령관", "군사령관"]);
+    }
+
+    #[test]
+    fn errors_name_file_and_json_path() {
+        let en = Lang::parse("en").unwrap();
+        let body = r#"{"data":[{"title":"T","paragraphs":[
+            {"context":"Paris is big.","qas":[{"id":"a","question":"Where?","answers":[{"text":"Paris","answer_start":0}]}]},
+            {"context":"Rome.","qas":[{"id":"b","question":"What?","answers":[{"text":"Rome","answer_start":"0"}]}]}]}]}"#;
+        let path = temp_file("bad_start.json", body);
+        let msg = read_squad(&path, &en).unwrap_err().to_string();
+        assert!(msg.contains("bad_start.json"), "{msg}");
+        assert!(
+            msg.contains("data[0].paragraphs[1].qas[0].answers[0].answer_start"),
+            "{msg}"
+        );
+
+        let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Paris","qas":[{"id":"a","question":"Q"}]}]}]}"#;
+        let path = temp_file("no_answers.json", body);
+        let msg = read_squad(&path, &en).unwrap_err().to_string();
+        assert!(msg.contains("data[0].paragraphs[0].qas[0].answers: missing field"), "{msg}");
+
+        let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Größe Paris","qas":[{"id":"a","question":"Q","answers":[{"text":"Paris","answer_start":5}]}]}]}]}"#;
+        let path = temp_file("offset.json", body);
+        let msg = read_squad(&path, &en).unwrap_err().to_string();
+        assert!(msg.contains("does not point at the answer"), "{msg}");
+        // Character offsets, not bytes: 'Paris' starts at char 6.
+        let body = body.replace("\"answer_start\":5", "\"answer_start\":6");
+        let path = temp_file("offset_ok.json", &body);
+        let ex = read_squad(&path, &en).unwrap();
+        assert_eq!(ex[0].answer_byte_range(0), Some(7..12));
+
+        let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Paris","qas":[{"id":"klingon-1","question":"Q","answers":[{"text":"Paris","answer_start":0}]}]}]}]}"#;
+        let path = temp_file("tydi.json", body);
+        let msg = read_tydi_goldp(&path).unwrap_err().to_string();
+        assert!(msg.contains("data[0].paragraphs[0].qas[0].id"), "{msg}");
+
+        let path = temp_file("broken.json", "{\"data\": [\n  {\"title\": }");
+        let err = read_squad(&path, &en).unwrap_err();
+        assert!(matches!(err, DatasetError::Json { line: 2, .. }), "{err}");
+
+        let missing = Path::new("/nonexistent/xquad.en.json");
+        let msg = read_squad(missing, &en).unwrap_err().to_string();
+        assert!(msg.contains("/nonexistent/xquad.en.json"), "{msg}");
+
+        let empty = std::env::temp_dir().join(format!("xlqa-datasets-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert!(matches!(
+            read_xquad_dir(&empty).unwrap_err(),
+            DatasetError::NoFiles { .. }
+        ));
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+}

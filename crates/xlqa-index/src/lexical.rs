@@ -1,0 +1,237 @@
+//! Language-aware lexical index on tantivy.
+//!
+//! Each language of the collection gets its own text field, analyzed by that
+//! language's [`Analyzer`] (segmentation, normalization, stemming), so BM25
+//! statistics are per language, as in "BM25 per detected language". A query
+//! is analyzed once with the *question's* language analyzer and its terms are
+//! looked up in every (allowed) language field: names, numbers and shared
+//! words still match across languages; no text is ever analyzed with another
+//! language's rules.
+
+use crate::manifest::{AnalyzerInfo, Manifest};
+use crate::IndexError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED,
+};
+use tantivy::tokenizer::{TextAnalyzer, Token as TvToken, TokenStream, Tokenizer};
+use tantivy::{Index as TvIndex, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use xlqa_core::{Hit, Lang, Passage};
+use xlqa_text::analyze::Analyzer;
+
+const ROW_FIELD: &str = "row";
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+
+/// Field name of a language's text.
+pub fn field_name(lang: &str) -> String {
+    format!("text_{}", lang.replace('-', "_"))
+}
+
+/// The manifest entry describing an analyzer.
+pub fn analyzer_info(a: &Analyzer) -> AnalyzerInfo {
+    AnalyzerInfo { name: a.name().to_string(), description: a.describe(), generic: a.is_generic() }
+}
+
+/// Adapts an xlqa [`Analyzer`] to tantivy's tokenizer interface.
+#[derive(Clone)]
+struct XlqaTokenizer {
+    analyzer: Analyzer,
+}
+
+struct XlqaTokenStream {
+    tokens: std::vec::IntoIter<xlqa_text::analyze::Token>,
+    current: TvToken,
+}
+
+impl TokenStream for XlqaTokenStream {
+    fn advance(&mut self) -> bool {
+        match self.tokens.next() {
+            Some(t) => {
+                self.current = TvToken {
+                    offset_from: t.start,
+                    offset_to: t.end,
+                    position: t.position,
+                    text: t.text,
+                    position_length: 1,
+                };
+                true
+            }
+            None => false,
+        }
+    }
+    fn token(&self) -> &TvToken {
+        &self.current
+    }
+    fn token_mut(&mut self) -> &mut TvToken {
+        &mut self.current
+    }
+}
+
+impl Tokenizer for XlqaTokenizer {
+    type TokenStream<'a> = XlqaTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> XlqaTokenStream {
+        XlqaTokenStream { tokens: self.analyzer.analyze(text).into_iter(), current: TvToken::default() }
+    }
+}
+
+fn register(index: &TvIndex, analyzer: &Analyzer) {
+    index
+        .tokenizers()
+        .register(analyzer.name(), TextAnalyzer::from(XlqaTokenizer { analyzer: analyzer.clone() }));
+}
+
+/// The lexical half of an index.
+pub struct LexicalIndex {
+    path: PathBuf,
+    reader: IndexReader,
+    row: Field,
+    /// language code → its field
+    fields: BTreeMap<String, Field>,
+}
+
+impl LexicalIndex {
+    /// Builds the lexical index of `passages` (row = position in the slice)
+    /// into the empty or missing directory `path`. `analyzers` must hold an
+    /// analyzer for every passage language. `progress` is called with the
+    /// number of passages added so far.
+    pub fn build(
+        path: &Path,
+        passages: &[Passage],
+        analyzers: &BTreeMap<String, Analyzer>,
+        progress: &dyn Fn(usize),
+    ) -> Result<(), IndexError> {
+        std::fs::create_dir_all(path).map_err(|e| IndexError::io(path, e))?;
+        let mut sb = Schema::builder();
+        let row = sb.add_u64_field(ROW_FIELD, FAST | STORED);
+        let mut fields = BTreeMap::new();
+        for (lang, a) in analyzers {
+            let opts = TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(a.name())
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            );
+            fields.insert(lang.clone(), sb.add_text_field(&field_name(lang), opts));
+        }
+        let index = TvIndex::create_in_dir(path, sb.build()).map_err(|e| IndexError::tantivy(path, e))?;
+        for a in analyzers.values() {
+            register(&index, a);
+        }
+        let mut writer: tantivy::IndexWriter =
+            index.writer(WRITER_MEMORY).map_err(|e| IndexError::tantivy(path, e))?;
+        for (i, p) in passages.iter().enumerate() {
+            let field = *fields.get(p.lang.as_str()).ok_or_else(|| {
+                IndexError::Usage(format!("no analyzer given for language {} of passage {}", p.lang, p.id))
+            })?;
+            let mut doc = TantivyDocument::new();
+            doc.add_u64(row, i as u64);
+            let text = if p.title.is_empty() { p.text.clone() } else { format!("{}\n{}", p.title, p.text) };
+            doc.add_text(field, text);
+            writer.add_document(doc).map_err(|e| IndexError::tantivy(path, e))?;
+            if i % 256 == 0 {
+                progress(i);
+            }
+        }
+        writer.commit().map_err(|e| IndexError::tantivy(path, e))?;
+        writer.wait_merging_threads().map_err(|e| IndexError::tantivy(path, e))?;
+        progress(passages.len());
+        Ok(())
+    }
+
+    /// Opens the lexical index, registering the analyzers the manifest names
+    /// and refusing to go on if this build of xlqa would analyze a language
+    /// differently from the one that built the index.
+    pub fn open(path: &Path, manifest: &Manifest) -> Result<LexicalIndex, IndexError> {
+        let index = TvIndex::open_in_dir(path).map_err(|e| IndexError::tantivy(path, e))?;
+        let schema = index.schema();
+        let mut fields = BTreeMap::new();
+        for (lang, info) in &manifest.analyzers {
+            let parsed = Lang::parse(lang)
+                .map_err(|e| IndexError::corrupt(path, format!("manifest language {lang}: {e}")))?;
+            let a = Analyzer::for_lang(&parsed);
+            let now = analyzer_info(&a);
+            if &now != info {
+                return Err(IndexError::Mismatch(format!(
+                    "index {} analyzes {lang} with \"{}\" ({}), but this xlqa analyzes it with \"{}\" ({}): rebuild the index with `xlqa index ... --force`",
+                    path.parent().unwrap_or(path).display(),
+                    info.name,
+                    info.description,
+                    now.name,
+                    now.description
+                )));
+            }
+            register(&index, &a);
+            let f = schema.get_field(&field_name(lang)).map_err(|e| {
+                IndexError::corrupt(path, format!("no field for language {lang}: {e}"))
+            })?;
+            fields.insert(lang.clone(), f);
+        }
+        let row = schema
+            .get_field(ROW_FIELD)
+            .map_err(|e| IndexError::corrupt(path, format!("no row field: {e}")))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| IndexError::tantivy(path, e))?;
+        Ok(LexicalIndex { path: path.to_path_buf(), reader, row, fields })
+    }
+
+    /// Languages that have a field.
+    pub fn languages(&self) -> impl Iterator<Item = &str> {
+        self.fields.keys().map(|s| s.as_str())
+    }
+
+    /// BM25 search for the (already analyzed) query `terms` over the fields of
+    /// every language for which `allow_lang` is true. Returns the top `k`
+    /// rows, best first (ties by row, so results are deterministic).
+    pub fn search(
+        &self,
+        terms: &[String],
+        k: usize,
+        allow_lang: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let unique: BTreeSet<&String> = terms.iter().collect();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (lang, field) in &self.fields {
+            if !allow_lang(lang) {
+                continue;
+            }
+            for t in &unique {
+                let term = Term::from_field_text(*field, t);
+                clauses.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
+            }
+        }
+        if clauses.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(k).order_by_score())
+            .map_err(|e| IndexError::tantivy(&self.path, e))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let col = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64(ROW_FIELD)
+                .map_err(|e| IndexError::tantivy(&self.path, e))?;
+            let row = match col.first(addr.doc_id) {
+                Some(r) => r,
+                None => {
+                    let doc: TantivyDocument =
+                        searcher.doc(addr).map_err(|e| IndexError::tantivy(&self.path, e))?;
+                    doc.get_first(self.row).and_then(|v| v.as_u64()).ok_or_else(|| {
+                        IndexError::corrupt(&self.path, "a document has no row number")
+                    })?
+                }
+            };
+            hits.push(Hit { passage: row as u32, score });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.passage.cmp(&b.passage)));
+        Ok(hits)
+    }
+}

@@ -1,0 +1,110 @@
+//! The on-disk index of xlqa: a passage store, a language-aware lexical
+//! index (tantivy, one field per language with that language's analyzer), a
+//! dense index of passage embeddings with exact inner-product search, and the
+//! manifest that ties them together.
+//!
+//! Layout of an index directory:
+//! ```text
+//! DIR/manifest.json    format version, encoder id + weights checksum, analyzers, counts
+//! DIR/passages.jsonl   the passage store: row i = passage i
+//! DIR/dense.f32        row-major little-endian f32 [passages × dim]
+//! DIR/lexical/         the tantivy index
+//! ```
+//! An index is written into a temporary sibling directory and renamed into
+//! place only when complete, so an interrupted build never leaves a corrupt
+//! index behind (see [`IndexWriter`]).
+
+pub mod dense;
+pub mod lexical;
+pub mod manifest;
+pub mod store;
+mod writer;
+
+pub use dense::DenseIndex;
+pub use lexical::LexicalIndex;
+pub use manifest::{EncoderInfo, Manifest, FORMAT_VERSION};
+pub use store::PassageStore;
+pub use writer::IndexWriter;
+
+use std::path::{Path, PathBuf};
+
+/// Errors of the index layer. Each names the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("lexical index {path}: {source}")]
+    Tantivy {
+        path: PathBuf,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl IndexError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        IndexError::Io { path: path.to_path_buf(), source }
+    }
+    pub(crate) fn corrupt(path: &Path, problem: impl Into<String>) -> Self {
+        IndexError::Corrupt { path: path.to_path_buf(), problem: problem.into() }
+    }
+    pub(crate) fn tantivy(path: &Path, source: tantivy::TantivyError) -> Self {
+        IndexError::Tantivy { path: path.to_path_buf(), source }
+    }
+}
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const PASSAGES_FILE: &str = "passages.jsonl";
+pub const DENSE_FILE: &str = "dense.f32";
+pub const LEXICAL_DIR: &str = "lexical";
+
+/// An opened index: everything needed to search it.
+pub struct Index {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub store: PassageStore,
+    pub lexical: LexicalIndex,
+    pub dense: DenseIndex,
+}
+
+impl Index {
+    /// Opens an index directory, checking the manifest's format version and
+    /// that the parts agree with each other (counts, dimension).
+    pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        let manifest = Manifest::read(&dir.join(MANIFEST_FILE))?;
+        let store = PassageStore::open(&dir.join(PASSAGES_FILE))?;
+        if store.len() != manifest.counts.passages {
+            return Err(IndexError::corrupt(
+                &dir.join(PASSAGES_FILE),
+                format!(
+                    "holds {} passages but the manifest says {}: the index is damaged, rebuild it with `xlqa index`",
+                    store.len(),
+                    manifest.counts.passages
+                ),
+            ));
+        }
+        let dense = DenseIndex::open(&dir.join(DENSE_FILE), manifest.encoder.dim)?;
+        if dense.len() != store.len() {
+            return Err(IndexError::corrupt(
+                &dir.join(DENSE_FILE),
+                format!(
+                    "holds {} vectors for {} passages: the index is damaged, rebuild it with `xlqa index`",
+                    dense.len(),
+                    store.len()
+                ),
+            ));
+        }
+        let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), &manifest)?;
+        Ok(Index { dir: dir.to_path_buf(), manifest, store, lexical, dense })
+    }
+}

@@ -1,0 +1,194 @@
+//! `manifest.json`: what built an index and how, checked on every open.
+
+use crate::IndexError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Version of the on-disk layout. Bump it whenever a reader of the old
+/// layout would misread the new one.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_NAME: &str = "xlqa-index";
+
+/// The encoder that produced the dense vectors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderInfo {
+    pub id: String,
+    pub weights_sha256: String,
+    pub dim: usize,
+}
+
+/// How documents were cut into passages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkingInfo {
+    pub target_tokens: usize,
+    pub min_tokens: usize,
+}
+
+/// One language's lexical analyzer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzerInfo {
+    /// Name of the analyzer (the tantivy tokenizer registered for it).
+    pub name: String,
+    /// Human-readable rules, e.g. "jieba segmentation + NFKC + lowercase".
+    pub description: String,
+    /// True when no language-specific rules exist for this language.
+    pub generic: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub documents: usize,
+    pub passages: usize,
+    /// Documents whose only passage was under `min_tokens`.
+    pub dropped_short: usize,
+    /// Documents skipped as invalid input (`--skip-invalid`).
+    pub skipped_invalid: usize,
+    /// Documents whose language was detected rather than given.
+    pub lang_detected: usize,
+    /// Passages per language.
+    pub passages_by_lang: BTreeMap<String, usize>,
+}
+
+/// The manifest of an index directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub created_by: String,
+    pub encoder: EncoderInfo,
+    pub langid_model: String,
+    pub chunking: ChunkingInfo,
+    /// Language code → its analyzer. Every language of the collection has one.
+    pub analyzers: BTreeMap<String, AnalyzerInfo>,
+    pub counts: Counts,
+}
+
+impl Manifest {
+    pub fn new(
+        encoder: EncoderInfo,
+        langid_model: String,
+        chunking: ChunkingInfo,
+        analyzers: BTreeMap<String, AnalyzerInfo>,
+        counts: Counts,
+    ) -> Manifest {
+        Manifest {
+            format: FORMAT_NAME.to_string(),
+            format_version: FORMAT_VERSION,
+            created_by: format!("xlqa {}", env!("CARGO_PKG_VERSION")),
+            encoder,
+            langid_model,
+            chunking,
+            analyzers,
+            counts,
+        }
+    }
+
+    /// Reads and validates a manifest. A directory that is not an xlqa index,
+    /// or one written by another format version, is refused with a message
+    /// that says what to do.
+    pub fn read(path: &Path) -> Result<Manifest, IndexError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let bytes = std::fs::read(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                IndexError::Usage(format!(
+                    "{} is not an xlqa index (no {}): build one with `xlqa index COLLECTION --out {}`",
+                    dir.display(),
+                    crate::MANIFEST_FILE,
+                    dir.display()
+                ))
+            } else {
+                IndexError::io(path, e)
+            }
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| IndexError::corrupt(path, format!("not valid JSON: {e}")))?;
+        if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+            return Err(IndexError::corrupt(path, "not an xlqa index manifest (field \"format\" is not \"xlqa-index\")"));
+        }
+        let version = v.get("format_version").and_then(|f| f.as_u64()).unwrap_or(0);
+        if version != u64::from(FORMAT_VERSION) {
+            return Err(IndexError::Mismatch(format!(
+                "index {} has format version {version}, but this xlqa reads version {FORMAT_VERSION}: rebuild it with `xlqa index COLLECTION --out {} --force`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        serde_json::from_value(v).map_err(|e| IndexError::corrupt(path, format!("bad manifest: {e}")))
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), IndexError> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| IndexError::corrupt(path, format!("cannot serialize manifest: {e}")))?;
+        std::fs::write(path, json).map_err(|e| IndexError::io(path, e))
+    }
+
+    /// Refuses to use an index with an encoder other than the one that
+    /// built it: the vectors would be meaningless.
+    pub fn check_encoder(&self, loaded: &EncoderInfo, dir: &Path) -> Result<(), IndexError> {
+        if &self.encoder != loaded {
+            return Err(IndexError::Mismatch(format!(
+                "index {} was built with encoder {} (weights sha256 {}, dim {}), but the loaded encoder is {} (weights sha256 {}, dim {}): query it with the same encoder, or rebuild it with `xlqa index COLLECTION --out {} --force`",
+                dir.display(),
+                self.encoder.id,
+                short(&self.encoder.weights_sha256),
+                self.encoder.dim,
+                loaded.id,
+                short(&loaded.weights_sha256),
+                loaded.dim,
+                dir.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest::new(
+            EncoderInfo { id: "enc".into(), weights_sha256: "ab".repeat(32), dim: 4 },
+            "lid".into(),
+            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            BTreeMap::new(),
+            Counts::default(),
+        )
+    }
+
+    #[test]
+    fn round_trip_and_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest.json");
+        let m = sample();
+        m.write(&p).unwrap();
+        assert_eq!(Manifest::read(&p).unwrap(), m);
+
+        let other = EncoderInfo { id: "enc2".into(), weights_sha256: "cd".repeat(32), dim: 4 };
+        let e = m.check_encoder(&other, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("was built with encoder enc") && e.contains("rebuild"), "{e}");
+        m.check_encoder(&m.encoder, dir.path()).unwrap();
+    }
+
+    #[test]
+    fn refuses_other_versions_and_non_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest.json");
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["format_version"] = serde_json::json!(FORMAT_VERSION + 1);
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        let e = Manifest::read(&p).unwrap_err().to_string();
+        assert!(e.contains("format version") && e.contains("rebuild"), "{e}");
+
+        std::fs::write(&p, b"{\"format\":\"something\"}").unwrap();
+        assert!(Manifest::read(&p).unwrap_err().to_string().contains("not an xlqa index"));
+
+        let e = Manifest::read(&dir.path().join("nope/manifest.json")).unwrap_err().to_string();
+        assert!(e.contains("is not an xlqa index"), "{e}");
+    }
+}

@@ -1,0 +1,280 @@
+//! The BERT encoder of multilingual-e5-small on candle, loaded from an `E5S1` file.
+//!
+//! Post-LN BERT: word (Q4_0) + position (ids from 0) + token type 0 embeddings,
+//! LayerNorm, `layers` × [self-attention → add & LayerNorm → FFN with exact
+//! erf GELU → add & LayerNorm], then mean pooling over the attention mask and
+//! L2 normalization.
+
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType as CDType, Device, Module, Tensor};
+
+use crate::e5s1::{DType, E5s1File, Header};
+use crate::ops;
+
+/// Weight precision of the linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Keep the Q4_0 blocks; matmuls quantize activations to Q8_0 on the fly
+    /// (GGML's `q4_0 × q8_0` dot products), like the reference C engine.
+    #[default]
+    Q4,
+    /// Dequantize the weights to f32 at load time; f32 matmuls (gemm).
+    F32,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Q4 => "q4",
+            Precision::F32 => "f32",
+        })
+    }
+}
+
+/// A candle error with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct CandleError {
+    /// What was being done.
+    pub context: String,
+    /// The candle error.
+    #[source]
+    pub source: candle_core::Error,
+}
+
+/// Errors loading the model.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file is unusable.
+    #[error(transparent)]
+    Format(#[from] crate::e5s1::E5s1Error),
+    /// Building a tensor failed.
+    #[error(transparent)]
+    Candle(#[from] CandleError),
+}
+
+trait Ctx<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, CandleError>;
+}
+
+impl<T> Ctx<T> for candle_core::Result<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, CandleError> {
+        self.map_err(|source| CandleError {
+            context: what(),
+            source,
+        })
+    }
+}
+
+struct Linear {
+    w: QMatMul,
+    /// The bias as a tensor (for `broadcast_add`) and as a slice (for fused ops).
+    b: Tensor,
+    bv: Vec<f32>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.w.forward(x)?.broadcast_add(&self.b)
+    }
+}
+
+struct Layer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    ao: Linear,
+    aln: (Vec<f32>, Vec<f32>),
+    fi: Linear,
+    fo: Linear,
+    oln: (Vec<f32>, Vec<f32>),
+}
+
+/// The encoder network.
+pub(crate) struct Bert {
+    header: Header,
+    word: QTensor,
+    pos: Tensor,
+    type0: Tensor,
+    eln: (Vec<f32>, Vec<f32>),
+    layers: Vec<Layer>,
+    device: Device,
+}
+
+fn q4_tensor(
+    f: &E5s1File,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    dev: &Device,
+) -> Result<QTensor, LoadError> {
+    let bytes = f.tensor_bytes(name, DType::Q4_0, rows * cols)?;
+    // The slice comes from a page-aligned map at a 4-byte aligned offset and has
+    // exactly rows*cols/32 blocks (both checked by the reader).
+    Ok(qtensor_from_ggml(GgmlDType::Q4_0, bytes, vec![rows, cols], dev)
+        .ctx(|| format!("loading {name} as Q4_0 [{rows}, {cols}]"))?)
+}
+
+fn linear(
+    f: &E5s1File,
+    prefix: &str,
+    rows: usize,
+    cols: usize,
+    precision: Precision,
+    dev: &Device,
+) -> Result<Linear, LoadError> {
+    let name = format!("{prefix}.w");
+    let q = q4_tensor(f, &name, rows, cols, dev)?;
+    let w = match precision {
+        Precision::Q4 => QMatMul::from_qtensor(q),
+        Precision::F32 => {
+            let t = q.dequantize(dev).ctx(|| format!("dequantizing {name}"))?;
+            Ok(QMatMul::Tensor(t))
+        }
+    }
+    .ctx(|| format!("preparing {name}"))?;
+    let bname = format!("{prefix}.b");
+    let bv = f.f32_tensor(&bname, rows)?;
+    let b = Tensor::from_slice(&bv, rows, dev).ctx(|| format!("loading {bname}"))?;
+    Ok(Linear { w, b, bv })
+}
+
+impl Bert {
+    /// Builds the network from a validated file.
+    pub(crate) fn load(f: &E5s1File, precision: Precision) -> Result<Bert, LoadError> {
+        let dev = Device::Cpu;
+        let h = *f.header();
+        let (hs, ff) = (h.hidden, h.ff);
+        let word = q4_tensor(f, "emb.word", h.vocab, hs, &dev)?;
+        let pos = f.f32_tensor("emb.pos", h.max_positions * hs)?;
+        let pos = Tensor::from_vec(pos, (h.max_positions, hs), &dev)
+            .ctx(|| "loading emb.pos".to_string())?;
+        let ty = f.f32_tensor("emb.type", h.type_vocab * hs)?;
+        let type0 = Tensor::from_vec(ty[..hs].to_vec(), hs, &dev)
+            .ctx(|| "loading emb.type".to_string())?;
+        let eln = (f.f32_tensor("emb.ln.w", hs)?, f.f32_tensor("emb.ln.b", hs)?);
+        let mut layers = Vec::with_capacity(h.layers);
+        for l in 0..h.layers {
+            let p = |s: &str| format!("l{l}.{s}");
+            layers.push(Layer {
+                q: linear(f, &p("q"), hs, hs, precision, &dev)?,
+                k: linear(f, &p("k"), hs, hs, precision, &dev)?,
+                v: linear(f, &p("v"), hs, hs, precision, &dev)?,
+                ao: linear(f, &p("ao"), hs, hs, precision, &dev)?,
+                aln: (f.f32_tensor(&p("aln.w"), hs)?, f.f32_tensor(&p("aln.b"), hs)?),
+                fi: linear(f, &p("fi"), ff, hs, precision, &dev)?,
+                fo: linear(f, &p("fo"), hs, ff, precision, &dev)?,
+                oln: (f.f32_tensor(&p("oln.w"), hs)?, f.f32_tensor(&p("oln.b"), hs)?),
+            });
+        }
+        Ok(Bert {
+            header: h,
+            word,
+            pos,
+            type0,
+            eln,
+            layers,
+            device: dev,
+        })
+    }
+
+    /// The header the network was built from.
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Encodes a padded batch: `ids` and `mask` are `[batch, len]` row-major
+    /// (`mask` 1 for real tokens, 0 for padding). Returns one L2-normalized
+    /// mean-pooled vector per row.
+    pub(crate) fn forward(
+        &self,
+        ids: &[u32],
+        mask: &[u8],
+        batch: usize,
+        len: usize,
+    ) -> Result<Vec<Vec<f32>>, CandleError> {
+        self.forward_inner(ids, mask, batch, len)
+            .ctx(|| format!("encoding a batch of {batch} × {len} tokens"))
+    }
+
+    fn forward_inner(
+        &self,
+        ids: &[u32],
+        mask: &[u8],
+        b: usize,
+        l: usize,
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let h = self.header.hidden;
+        let nh = self.header.heads;
+        let hd = h / nh;
+        let eps = f64::from(self.header.eps);
+        let dev = &self.device;
+        if l > self.header.max_positions {
+            candle_core::bail!(
+                "sequence length {l} exceeds the model's {} positions",
+                self.header.max_positions
+            )
+        }
+        let ids_t = Tensor::from_slice(ids, b * l, dev)?;
+        let x = self.word.embedding(&ids_t)?.reshape((b, l, h))?;
+        let x = x
+            .broadcast_add(&self.pos.narrow(0, 0, l)?)?
+            .broadcast_add(&self.type0)?
+            .reshape((b * l, h))?;
+        let mut x = ops::layer_norm(&x, None, &self.eln.0, &self.eln.1, eps)?;
+
+        let bias: Vec<f32> = mask
+            .iter()
+            .map(|&m| if m != 0 { 0.0 } else { f32::NEG_INFINITY })
+            .collect();
+        let bias = Tensor::from_vec(bias, (b, 1, 1, l), dev)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        for layer in &self.layers {
+            let heads = |t: Tensor| -> candle_core::Result<Tensor> {
+                t.reshape((b, l, nh, hd))?.transpose(1, 2)?.contiguous()
+            };
+            let q = heads((layer.q.forward(&x)? * scale)?)?;
+            let k = heads(layer.k.forward(&x)?)?;
+            let v = heads(layer.v.forward(&x)?)?;
+            let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((b * l, h))?;
+            let a = layer.ao.w.forward(&ctx)?;
+            x = ops::layer_norm(&a, Some((&x, &layer.ao.bv)), &layer.aln.0, &layer.aln.1, eps)?;
+            let m = layer.fi.w.forward(&x)?;
+            let m = ops::bias_gelu_erf(&m, &layer.fi.bv)?;
+            let f = layer.fo.w.forward(&m)?;
+            x = ops::layer_norm(&f, Some((&x, &layer.fo.bv)), &layer.oln.0, &layer.oln.1, eps)?;
+        }
+        let x = x.to_dtype(CDType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(mean_pool_normalize(&x, mask, b, l, h))
+    }
+}
+
+/// Mean over the rows whose mask is set, then L2 normalization.
+fn mean_pool_normalize(x: &[f32], mask: &[u8], b: usize, l: usize, h: usize) -> Vec<Vec<f32>> {
+    (0..b)
+        .map(|i| {
+            let mut acc = vec![0f64; h];
+            let mut n = 0usize;
+            for t in 0..l {
+                if mask[i * l + t] == 0 {
+                    continue;
+                }
+                n += 1;
+                let row = &x[(i * l + t) * h..(i * l + t + 1) * h];
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += f64::from(v);
+                }
+            }
+            let n = n.max(1) as f64;
+            let norm = acc.iter().map(|a| (a / n) * (a / n)).sum::<f64>().sqrt();
+            let norm = norm.max(1e-12);
+            acc.iter().map(|a| (a / n / norm) as f32).collect()
+        })
+        .collect()
+}

@@ -1,0 +1,368 @@
+//! The [`Engine`]: question → language → retrieval (BM25, dense, hybrid) →
+//! fused passages → answer sentence, with per-stage timings.
+
+use crate::fusion::{rrf, single, FusedHit};
+use crate::indexer::encoder_info;
+use crate::reader::best_sentence;
+use crate::SearchError;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Instant;
+use xlqa_core::{Lang, LangSource, Question, StageTimings};
+use xlqa_index::Index;
+use xlqa_models::{Encoder, TextKind};
+use xlqa_text::analyze::Analyzer;
+use xlqa_text::langid::LangId;
+
+/// Which retriever to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrieverKind {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+impl FromStr for RetrieverKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bm25" => Ok(RetrieverKind::Bm25),
+            "dense" => Ok(RetrieverKind::Dense),
+            "hybrid" => Ok(RetrieverKind::Hybrid),
+            other => Err(format!("unknown retriever \"{other}\": expected bm25, dense or hybrid")),
+        }
+    }
+}
+
+impl RetrieverKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RetrieverKind::Bm25 => "bm25",
+            RetrieverKind::Dense => "dense",
+            RetrieverKind::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// How the answer is read out of the retrieved passages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReaderKind {
+    /// The best sentence of the top passages (LAReQA-style scoring).
+    Sentence,
+    /// No reader: passages only.
+    None,
+}
+
+impl FromStr for ReaderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sentence" => Ok(ReaderKind::Sentence),
+            "none" => Ok(ReaderKind::None),
+            other => Err(format!("unknown reader \"{other}\": expected sentence or none")),
+        }
+    }
+}
+
+/// Retrieval settings.
+#[derive(Clone, Debug)]
+pub struct RetrieveOptions {
+    pub retriever: RetrieverKind,
+    /// Passages to return.
+    pub k: usize,
+    /// Candidates taken from each retriever before fusion.
+    pub depth: usize,
+    /// RRF constant.
+    pub rrf_k: f32,
+    pub w_dense: f32,
+    pub w_bm25: f32,
+    /// Passages in these languages are never returned.
+    pub exclude_langs: Vec<Lang>,
+}
+
+impl Default for RetrieveOptions {
+    fn default() -> Self {
+        RetrieveOptions {
+            retriever: RetrieverKind::Hybrid,
+            k: 5,
+            depth: 100,
+            rrf_k: 60.0,
+            w_dense: 1.0,
+            w_bm25: 1.0,
+            exclude_langs: Vec::new(),
+        }
+    }
+}
+
+/// Settings for answering.
+#[derive(Clone, Debug)]
+pub struct AskOptions {
+    pub retrieve: RetrieveOptions,
+    pub reader: ReaderKind,
+    /// Passages the reader looks at.
+    pub read_top: usize,
+    /// The question's language, when the user states it.
+    pub lang: Option<Lang>,
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        AskOptions { retrieve: RetrieveOptions::default(), reader: ReaderKind::Sentence, read_top: 5, lang: None }
+    }
+}
+
+/// A retrieved passage as reported to the user.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetrievedPassage {
+    pub rank: usize,
+    pub id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub text: String,
+    pub lang: Lang,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_rank: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bm25_rank: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bm25_score: Option<f32>,
+}
+
+/// The answer read from the evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    pub text: String,
+    pub lang: Lang,
+    /// True when the answer is in another language than the question.
+    pub cross_lingual: bool,
+    pub reader: ReaderKind,
+    pub score: f32,
+    pub passage_id: String,
+    pub doc_id: String,
+    pub title: String,
+}
+
+/// Everything known about one answered question.
+#[derive(Clone, Debug, Serialize)]
+pub struct AskResult {
+    pub id: String,
+    pub question: String,
+    pub question_lang: Lang,
+    pub question_lang_source: LangSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question_lang_confidence: Option<f32>,
+    pub retriever: RetrieverKind,
+    pub answer: Option<Answer>,
+    /// Why the answer is missing or not in the question's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub passages: Vec<RetrievedPassage>,
+    pub timings: StageTimings,
+}
+
+/// A question's language and how it was found.
+#[derive(Clone, Debug)]
+pub struct QuestionLang {
+    pub lang: Lang,
+    pub source: LangSource,
+    pub confidence: Option<f32>,
+}
+
+/// An opened index with the models needed to query it.
+pub struct Engine {
+    pub index: Index,
+    encoder: Encoder,
+    langid: LangId,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+impl Engine {
+    /// Opens the index at `dir`, refusing it if `encoder` is not the one
+    /// that built it.
+    pub fn open(dir: &Path, encoder: Encoder, langid: LangId) -> Result<Engine, SearchError> {
+        let index = Index::open(dir)?;
+        index.manifest.check_encoder(&encoder_info(&encoder), dir)?;
+        Ok(Engine { index, encoder, langid })
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    pub fn langid(&self) -> &LangId {
+        &self.langid
+    }
+
+    /// The question's language: the one given (in the question or as
+    /// `default`), else the detected one. Fails when none can be detected.
+    pub fn question_lang(&self, q: &Question, default: Option<&Lang>) -> Result<QuestionLang, SearchError> {
+        if let Some(l) = q.lang.as_ref().or(default) {
+            return Ok(QuestionLang { lang: l.clone(), source: LangSource::Given, confidence: None });
+        }
+        match self.langid.detect(&q.question) {
+            Some(d) => Ok(QuestionLang { lang: d.lang, source: LangSource::Detected, confidence: Some(d.confidence) }),
+            None => Err(SearchError::Input(format!(
+                "question \"{}\": cannot detect its language (no letters); pass --lang",
+                q.id
+            ))),
+        }
+    }
+
+    /// Embeds questions (for callers that reuse one embedding across runs).
+    pub fn embed_questions(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, SearchError> {
+        Ok(self.encoder.encode(texts, TextKind::Query)?)
+    }
+
+    /// Retrieves passages for `text` in language `lang`. `embedding` is the
+    /// question's embedding when the caller already has it.
+    pub fn retrieve(
+        &self,
+        text: &str,
+        lang: &Lang,
+        embedding: Option<&[f32]>,
+        opts: &RetrieveOptions,
+        timings: &mut StageTimings,
+    ) -> Result<(Vec<FusedHit>, Option<Vec<f32>>), SearchError> {
+        let excluded: HashSet<&str> = opts.exclude_langs.iter().map(|l| l.as_str()).collect();
+        let depth = opts.depth.max(opts.k);
+        let use_dense = opts.retriever != RetrieverKind::Bm25;
+        let use_bm25 = opts.retriever != RetrieverKind::Dense;
+
+        let mut q_emb = embedding.map(|e| e.to_vec());
+        let mut dense = Vec::new();
+        if use_dense {
+            if q_emb.is_none() {
+                let t = Instant::now();
+                let mut e = self.encoder.encode(&[text], TextKind::Query)?;
+                q_emb = e.pop();
+                timings.encode_ms += ms(t);
+            }
+            let t = Instant::now();
+            if let Some(q) = &q_emb {
+                let store = &self.index.store;
+                let keep = |row: usize| {
+                    excluded.is_empty()
+                        || store.get(row as u32).is_some_and(|p| !excluded.contains(p.lang.as_str()))
+                };
+                dense = self.index.dense.search(q, depth, &keep);
+            }
+            timings.dense_ms += ms(t);
+        }
+        let mut lexical = Vec::new();
+        if use_bm25 {
+            let t = Instant::now();
+            let terms: Vec<String> = Analyzer::for_lang(lang).analyze(text).into_iter().map(|t| t.text).collect();
+            lexical = self.index.lexical.search(&terms, depth, &|l| !excluded.contains(l))?;
+            timings.lexical_ms += ms(t);
+        }
+        let t = Instant::now();
+        let fused = match opts.retriever {
+            RetrieverKind::Dense => single(&dense, true, opts.k),
+            RetrieverKind::Bm25 => single(&lexical, false, opts.k),
+            RetrieverKind::Hybrid => rrf(&dense, &lexical, opts.w_dense, opts.w_bm25, opts.rrf_k, opts.k),
+        };
+        timings.fuse_ms += ms(t);
+        Ok((fused, q_emb))
+    }
+
+    /// Answers one question.
+    pub fn ask(&self, q: &Question, opts: &AskOptions) -> Result<AskResult, SearchError> {
+        let t_all = Instant::now();
+        let mut timings = StageTimings::default();
+        let t = Instant::now();
+        let ql = self.question_lang(q, opts.lang.as_ref())?;
+        timings.lang_id_ms = ms(t);
+
+        let (hits, mut q_emb) = self.retrieve(&q.question, &ql.lang, None, &opts.retrieve, &mut timings)?;
+        let store = &self.index.store;
+        let mut passages = Vec::with_capacity(hits.len());
+        for (i, h) in hits.iter().enumerate() {
+            let p = store.get(h.passage).ok_or_else(|| {
+                SearchError::Input(format!("index returned row {} beyond the passage store", h.passage))
+            })?;
+            passages.push(RetrievedPassage {
+                rank: i + 1,
+                id: p.id.clone(),
+                doc_id: p.doc_id.clone(),
+                title: p.title.clone(),
+                text: p.text.clone(),
+                lang: p.lang.clone(),
+                score: h.score,
+                dense_rank: h.dense.map(|d| d.0),
+                dense_score: h.dense.map(|d| d.1),
+                bm25_rank: h.bm25.map(|d| d.0),
+                bm25_score: h.bm25.map(|d| d.1),
+            });
+        }
+
+        let mut answer = None;
+        let mut note = None;
+        if opts.reader == ReaderKind::Sentence {
+            let t = Instant::now();
+            if q_emb.is_none() {
+                let te = Instant::now();
+                q_emb = self.encoder.encode(&[q.question.as_str()], TextKind::Query)?.pop();
+                timings.encode_ms += ms(te);
+            }
+            let top: Vec<(u32, &xlqa_core::Passage)> = hits
+                .iter()
+                .take(opts.read_top)
+                .filter_map(|h| store.get(h.passage).map(|p| (h.passage, p)))
+                .collect();
+            if let Some(qe) = &q_emb {
+                if let Some(s) = best_sentence(&self.encoder, qe, &top)? {
+                    if let Some(p) = store.get(s.passage) {
+                        let cross = p.lang != ql.lang;
+                        if cross {
+                            note = Some(format!(
+                                "the answer is in {} but the question is in {}: the evidence for it is in another language, and xlqa has no reader yet that can give it in {}",
+                                p.lang, ql.lang, ql.lang
+                            ));
+                        }
+                        answer = Some(crate::engine::Answer {
+                            text: s.text,
+                            lang: p.lang.clone(),
+                            cross_lingual: cross,
+                            reader: ReaderKind::Sentence,
+                            score: s.score,
+                            passage_id: p.id.clone(),
+                            doc_id: p.doc_id.clone(),
+                            title: p.title.clone(),
+                        });
+                    }
+                }
+            }
+            if answer.is_none() {
+                note = Some(if hits.is_empty() {
+                    "no passage matched the question".to_string()
+                } else {
+                    "the retrieved passages hold no sentence to answer with".to_string()
+                });
+            }
+            timings.read_ms = ms(t);
+        }
+        timings.total_ms = ms(t_all);
+        Ok(AskResult {
+            id: q.id.clone(),
+            question: q.question.clone(),
+            question_lang: ql.lang,
+            question_lang_source: ql.source,
+            question_lang_confidence: ql.confidence,
+            retriever: opts.retrieve.retriever,
+            answer,
+            note,
+            passages,
+            timings,
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! The indexing pipeline: documents → language → passages → embeddings →
+//! passage store + lexical index + dense index + manifest.
+
+use crate::SearchError;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+use xlqa_core::{Document, Lang, LangSource, Passage};
+use xlqa_index::lexical::{analyzer_info, LexicalIndex};
+use xlqa_index::manifest::{ChunkingInfo, Counts};
+use xlqa_index::{DenseIndex, EncoderInfo, IndexWriter, Manifest, PassageStore};
+use xlqa_models::{Encoder, TextKind};
+use xlqa_text::analyze::Analyzer;
+use xlqa_text::chunk::{chunk_text, ChunkOptions, TokenCounter};
+use xlqa_text::langid::LangId;
+
+/// Settings of an index build.
+#[derive(Clone, Debug)]
+pub struct IndexOptions {
+    pub target_tokens: usize,
+    pub min_tokens: usize,
+    /// Replace an existing index at the output directory.
+    pub force: bool,
+    /// Skip documents whose language cannot be detected instead of failing.
+    pub skip_invalid: bool,
+    /// Documents already skipped while reading (recorded in the manifest).
+    pub skipped_invalid: usize,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            target_tokens: 100,
+            min_tokens: 20,
+            force: false,
+            skip_invalid: false,
+            skipped_invalid: 0,
+            progress: true,
+        }
+    }
+}
+
+/// What a build did, with stage times.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    pub counts: Counts,
+    /// Documents whose detected language had confidence under 0.5: (id, lang, confidence).
+    pub low_confidence: Vec<(String, String, f32)>,
+    /// Documents skipped because no language could be detected.
+    pub undetectable: Vec<String>,
+    /// Languages indexed without language-specific rules.
+    pub generic_languages: Vec<String>,
+    pub langid_s: f64,
+    pub chunk_s: f64,
+    pub encode_s: f64,
+    pub lexical_s: f64,
+    pub total_s: f64,
+    pub passages_per_s: f64,
+}
+
+/// Text of a passage as the encoder sees it (title first, as in DPR).
+pub fn passage_input(p: &Passage) -> String {
+    if p.title.is_empty() {
+        p.text.clone()
+    } else {
+        format!("{}\n{}", p.title, p.text)
+    }
+}
+
+struct EncoderCounter<'a>(&'a Encoder);
+
+impl TokenCounter for EncoderCounter<'_> {
+    fn count(&self, text: &str) -> usize {
+        self.0.count_tokens(text)
+    }
+}
+
+pub(crate) fn bar(len: u64, what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn stage(show: bool, msg: &str) {
+    if show {
+        eprintln!("{msg}");
+    }
+}
+
+/// Builds an index of `docs` at `out`.
+pub fn build_index(
+    docs: Vec<Document>,
+    encoder: &Encoder,
+    langid: &LangId,
+    out: &Path,
+    opts: &IndexOptions,
+) -> Result<BuildReport, SearchError> {
+    let t0 = Instant::now();
+    // Create the output first: a bad --out fails before any expensive work.
+    let writer = IndexWriter::create(out, opts.force)?;
+
+    // 1. language of every document
+    let pb = bar(docs.len() as u64, "language", opts.progress);
+    let mut low_confidence = Vec::new();
+    let mut undetectable = Vec::new();
+    let mut lang_detected = 0;
+    let mut labelled: Vec<(Document, Lang, LangSource)> = Vec::with_capacity(docs.len());
+    for d in docs {
+        pb.inc(1);
+        if let Some(l) = d.lang.clone() {
+            labelled.push((d, l, LangSource::Given));
+            continue;
+        }
+        let sample: String = format!("{} {}", d.title, d.text).chars().take(1000).collect();
+        match langid.detect(&sample) {
+            Some(det) => {
+                if det.confidence < 0.5 {
+                    low_confidence.push((d.id.clone(), det.lang.to_string(), det.confidence));
+                }
+                lang_detected += 1;
+                labelled.push((d, det.lang, LangSource::Detected));
+            }
+            None if opts.skip_invalid => undetectable.push(d.id.clone()),
+            None => {
+                return Err(SearchError::Input(format!(
+                    "document \"{}\": cannot detect its language (no letters in its text); give it a \"lang\" field or pass --skip-invalid",
+                    d.id
+                )))
+            }
+        }
+    }
+    pb.finish_and_clear();
+    let langid_s = t0.elapsed().as_secs_f64();
+
+    // 2. passages
+    let t1 = Instant::now();
+    let copts = ChunkOptions { target_tokens: opts.target_tokens, min_tokens: opts.min_tokens };
+    let counter = EncoderCounter(encoder);
+    let pb = bar(labelled.len() as u64, "chunking", opts.progress);
+    let mut passages = Vec::new();
+    let mut dropped_short = 0;
+    let n_docs = labelled.len();
+    for (d, lang, source) in &labelled {
+        pb.inc(1);
+        let chunks = chunk_text(&d.text, lang, &counter, &copts);
+        if chunks.len() == 1 && chunks[0].n_tokens < opts.min_tokens {
+            dropped_short += 1;
+            continue;
+        }
+        for (n, c) in chunks.into_iter().enumerate() {
+            passages.push(Passage {
+                id: format!("{}#{n}", d.id),
+                doc_id: d.id.clone(),
+                title: d.title.clone(),
+                text: d.text[c.range].to_string(),
+                lang: lang.clone(),
+                lang_source: *source,
+                n_tokens: c.n_tokens as u32,
+            });
+        }
+    }
+    pb.finish_and_clear();
+    drop(labelled);
+    if passages.is_empty() {
+        return Err(SearchError::Input(format!(
+            "no passage to index: all {n_docs} documents are shorter than --min-tokens {}",
+            opts.min_tokens
+        )));
+    }
+    let chunk_s = t1.elapsed().as_secs_f64();
+    stage(opts.progress, &format!("{} documents → {} passages ({dropped_short} too short, dropped)", n_docs, passages.len()));
+
+    // 3. embeddings
+    let t2 = Instant::now();
+    let inputs: Vec<String> = passages.iter().map(passage_input).collect();
+    let refs: Vec<&str> = inputs.iter().map(|s| s.as_str()).collect();
+    let pb = bar(refs.len() as u64, "encoding", opts.progress);
+    let vectors = encoder.encode_with_progress(&refs, TextKind::Passage, &|n| pb.set_position(n as u64))?;
+    pb.finish_and_clear();
+    drop(inputs);
+    let encode_s = t2.elapsed().as_secs_f64();
+    stage(
+        opts.progress,
+        &format!("encoded {} passages in {encode_s:.1} s ({:.1} passages/s)", passages.len(), passages.len() as f64 / encode_s.max(1e-9)),
+    );
+
+    // 4. stores
+    let t3 = Instant::now();
+    let mut analyzers = BTreeMap::new();
+    let mut by_lang: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &passages {
+        *by_lang.entry(p.lang.to_string()).or_default() += 1;
+        analyzers.entry(p.lang.to_string()).or_insert_with(|| Analyzer::for_lang(&p.lang));
+    }
+    let generic_languages: Vec<String> =
+        analyzers.iter().filter(|(_, a)| a.is_generic()).map(|(l, _)| l.clone()).collect();
+    if !generic_languages.is_empty() {
+        stage(
+            opts.progress,
+            &format!(
+                "note: no language-specific lexical rules for {}: indexed with the generic analyzer (Unicode words, NFKC, lowercase, no stemming)",
+                generic_languages.join(", ")
+            ),
+        );
+    }
+    let dir = writer.dir().to_path_buf();
+    PassageStore::write(&dir.join(xlqa_index::PASSAGES_FILE), &passages)?;
+    DenseIndex::write(&dir.join(xlqa_index::DENSE_FILE), &vectors, encoder.dim())?;
+    drop(vectors);
+    let pb = bar(passages.len() as u64, "lexical", opts.progress);
+    LexicalIndex::build(&dir.join(xlqa_index::LEXICAL_DIR), &passages, &analyzers, &|n| pb.set_position(n as u64))?;
+    pb.finish_and_clear();
+    let lexical_s = t3.elapsed().as_secs_f64();
+
+    let counts = Counts {
+        documents: n_docs,
+        passages: passages.len(),
+        dropped_short,
+        skipped_invalid: opts.skipped_invalid + undetectable.len(),
+        lang_detected,
+        passages_by_lang: by_lang,
+    };
+    let manifest = Manifest::new(
+        encoder_info(encoder),
+        langid.model_id().to_string(),
+        ChunkingInfo { target_tokens: opts.target_tokens, min_tokens: opts.min_tokens },
+        analyzers.iter().map(|(l, a)| (l.clone(), analyzer_info(a))).collect(),
+        counts.clone(),
+    );
+    writer.finish(&manifest)?;
+    let total_s = t0.elapsed().as_secs_f64();
+    Ok(BuildReport {
+        passages_per_s: counts.passages as f64 / total_s.max(1e-9),
+        counts,
+        low_confidence,
+        undetectable,
+        generic_languages,
+        langid_s,
+        chunk_s,
+        encode_s,
+        lexical_s,
+        total_s,
+    })
+}
+
+/// The manifest record of an encoder.
+pub fn encoder_info(e: &Encoder) -> EncoderInfo {
+    EncoderInfo { id: e.id().to_string(), weights_sha256: e.weights_sha256().to_string(), dim: e.dim() }
+}
