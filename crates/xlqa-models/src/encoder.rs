@@ -1,0 +1,314 @@
+//! The multilingual-e5-small text encoder: tokenizer + BERT + pooling.
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::Tokenizer;
+
+use crate::bert::{Bert, CandleError, LoadError, Precision};
+use crate::e5s1::{E5s1Error, E5s1File};
+use crate::install::{InstallError, ModelHome, E5_SMALL_Q4, E5_SMALL_TOKENIZER};
+
+/// The stable encoder id recorded in index manifests.
+pub const E5_SMALL_ID: &str = "multilingual-e5-small-q4";
+
+/// What a text is, which selects the e5 input prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextKind {
+    /// A search query: prefixed `query: `.
+    Query,
+    /// A passage to be retrieved: prefixed `passage: `.
+    Passage,
+}
+
+impl TextKind {
+    /// The prefix e5 was trained with.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TextKind::Query => "query: ",
+            TextKind::Passage => "passage: ",
+        }
+    }
+}
+
+/// Encoder settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderOptions {
+    /// Weight precision of the linear layers.
+    pub precision: Precision,
+    /// Texts per forward pass (texts are sorted by length first).
+    pub batch_size: usize,
+    /// Maximum tokens per text including `<s>`, `</s>` and the prefix; longer
+    /// texts are truncated (at most the model's 512 positions).
+    pub max_tokens: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            precision: Precision::default(),
+            batch_size: 32,
+            max_tokens: 512,
+        }
+    }
+}
+
+/// Errors of the encoder.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// Installing the model files failed.
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    /// The weights file is unusable.
+    #[error(transparent)]
+    Format(#[from] E5s1Error),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] CandleError),
+    /// The tokenizer file cannot be loaded.
+    #[error("cannot load tokenizer {path}: {message}; delete the file so it is installed again")]
+    Tokenizer {
+        /// The file.
+        path: PathBuf,
+        /// The tokenizers crate's message.
+        message: String,
+    },
+    /// The tokenizer and the weights do not belong together.
+    #[error("tokenizer {tokenizer} does not fit weights {weights}: {reason}")]
+    Mismatch {
+        /// The tokenizer file.
+        tokenizer: PathBuf,
+        /// The weights file.
+        weights: PathBuf,
+        /// What disagrees.
+        reason: String,
+    },
+    /// An option is out of range.
+    #[error("invalid encoder option: {0}")]
+    Options(String),
+    /// Tokenizing a text failed.
+    #[error("cannot tokenize text #{index}: {message}")]
+    Tokenize {
+        /// Index of the text in the input slice.
+        index: usize,
+        /// The tokenizers crate's message.
+        message: String,
+    },
+}
+
+impl From<LoadError> for ModelError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Format(e) => ModelError::Format(e),
+            LoadError::Candle(e) => ModelError::Candle(e),
+        }
+    }
+}
+
+/// multilingual-e5-small: 384-d L2-normalized sentence embeddings, ~100 languages.
+///
+/// `Encoder` is `Send + Sync`; `encode` may be called from several threads.
+pub struct Encoder {
+    tokenizer: Tokenizer,
+    bert: Bert,
+    opts: EncoderOptions,
+    weights_sha256: String,
+    bos: u32,
+    eos: u32,
+    pad: u32,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("id", &E5_SMALL_ID)
+            .field("opts", &self.opts)
+            .field("weights_sha256", &self.weights_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encoder {
+    /// Installs the weights and tokenizer into `home` when needed, then loads them.
+    pub fn load(home: &ModelHome, opts: EncoderOptions) -> Result<Encoder, ModelError> {
+        let weights = home.ensure(&E5_SMALL_Q4)?;
+        let tokenizer = home.ensure(&E5_SMALL_TOKENIZER)?;
+        let mut enc = Encoder::load_files(&weights, &tokenizer, opts)?;
+        // ensure() verified the file against the pin: no need to hash it again.
+        enc.weights_sha256 = E5_SMALL_Q4.sha256.to_string();
+        Ok(enc)
+    }
+
+    /// Loads an `E5S1` weights file and a `tokenizer.json`. The weights are
+    /// hashed (sha256) for [`Encoder::weights_sha256`].
+    pub fn load_files(
+        weights: &Path,
+        tokenizer: &Path,
+        opts: EncoderOptions,
+    ) -> Result<Encoder, ModelError> {
+        let file = E5s1File::open(weights)?;
+        let header = *file.header();
+        if opts.batch_size == 0 {
+            return Err(ModelError::Options("batch_size must be at least 1".into()));
+        }
+        if opts.max_tokens < 3 || opts.max_tokens > header.max_positions {
+            return Err(ModelError::Options(format!(
+                "max_tokens is {}, expected 3..={} (the model's positions)",
+                opts.max_tokens, header.max_positions
+            )));
+        }
+        let tok = Tokenizer::from_file(tokenizer).map_err(|e| ModelError::Tokenizer {
+            path: tokenizer.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let mismatch = |reason: String| ModelError::Mismatch {
+            tokenizer: tokenizer.to_path_buf(),
+            weights: weights.to_path_buf(),
+            reason,
+        };
+        let special = |s: &str| {
+            tok.token_to_id(s)
+                .ok_or_else(|| mismatch(format!("the tokenizer has no {s} token")))
+        };
+        let (bos, eos, pad) = (special("<s>")?, special("</s>")?, special("<pad>")?);
+        let tables = file.tokenizer_tables();
+        if (bos, eos, pad) != (tables.bos, tables.eos, tables.pad) {
+            return Err(mismatch(format!(
+                "special ids <s>/</s>/<pad> are {bos}/{eos}/{pad} in the tokenizer but {}/{}/{} \
+                 in the weights",
+                tables.bos, tables.eos, tables.pad
+            )));
+        }
+        let vocab = tok.get_vocab_size(true);
+        if vocab > header.vocab {
+            return Err(mismatch(format!(
+                "the tokenizer has {vocab} tokens but the embedding only {} rows",
+                header.vocab
+            )));
+        }
+        let weights_sha256 = crate::install::sha256_file(weights)?;
+        let bert = Bert::load(&file, opts.precision)?;
+        Ok(Encoder {
+            tokenizer: tok,
+            bert,
+            opts,
+            weights_sha256,
+            bos,
+            eos,
+            pad,
+        })
+    }
+
+    /// The stable encoder id, `multilingual-e5-small-q4`.
+    pub fn id(&self) -> &str {
+        E5_SMALL_ID
+    }
+
+    /// sha256 of the weights file.
+    pub fn weights_sha256(&self) -> &str {
+        &self.weights_sha256
+    }
+
+    /// Embedding dimension (384).
+    pub fn dim(&self) -> usize {
+        self.bert.header().hidden
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &EncoderOptions {
+        &self.opts
+    }
+
+    /// Token ids fed to the model for `text`: `<s> prefix+text </s>`, truncated
+    /// to `max_tokens`.
+    pub fn input_ids(&self, text: &str, kind: TextKind) -> Result<Vec<u32>, ModelError> {
+        self.input_ids_at(text, kind, 0)
+    }
+
+    fn input_ids_at(&self, text: &str, kind: TextKind, index: usize) -> Result<Vec<u32>, ModelError> {
+        let input = format!("{}{text}", kind.prefix());
+        let enc = self
+            .tokenizer
+            .encode(input, false)
+            .map_err(|e| ModelError::Tokenize {
+                index,
+                message: e.to_string(),
+            })?;
+        let content = enc.get_ids();
+        let keep = content.len().min(self.opts.max_tokens - 2);
+        let mut ids = Vec::with_capacity(keep + 2);
+        ids.push(self.bos);
+        ids.extend_from_slice(&content[..keep]);
+        ids.push(self.eos);
+        Ok(ids)
+    }
+
+    /// Encodes texts into L2-normalized embeddings, in input order.
+    pub fn encode(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.encode_with_progress(texts, kind, &|_| {})
+    }
+
+    /// Like [`Encoder::encode`], calling `progress` with the number of texts
+    /// done after each batch.
+    pub fn encode_with_progress(
+        &self,
+        texts: &[&str],
+        kind: TextKind,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let ids = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.input_ids_at(t, kind, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.encode_ids(&ids, progress)
+    }
+
+    /// Encodes pre-tokenized inputs (each `<s> … </s>`, at most `max_tokens`).
+    fn encode_ids(
+        &self,
+        ids: &[Vec<u32>],
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        // Longest first: the first batch shows the worst-case memory at once.
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+        let mut done = 0;
+        for chunk in order.chunks(self.opts.batch_size) {
+            let len = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
+            let b = chunk.len();
+            let mut flat = vec![self.pad; b * len];
+            let mut mask = vec![0u8; b * len];
+            for (row, &i) in chunk.iter().enumerate() {
+                let seq = &ids[i];
+                flat[row * len..row * len + seq.len()].copy_from_slice(seq);
+                mask[row * len..row * len + seq.len()].fill(1);
+            }
+            let vecs = self.bert.forward(&flat, &mask, b, len)?;
+            for (&i, v) in chunk.iter().zip(vecs) {
+                out[i] = v;
+            }
+            done += b;
+            progress(done);
+        }
+        Ok(out)
+    }
+
+    fn content_encoding(&self, text: &str) -> Option<tokenizers::Encoding> {
+        self.tokenizer.encode(text, false).ok()
+    }
+
+    /// Number of word-pieces of `text`, without specials or prefix.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.content_encoding(text).map_or(0, |e| e.len())
+    }
+
+    /// Byte offsets `[start, end)` in `text` of each word-piece (no specials,
+    /// no prefix). A piece that is only the word-boundary marker `▁` gets an
+    /// empty span at the start of the word that follows it.
+    pub fn token_spans(&self, text: &str) -> Vec<(usize, usize)> {
+        self.content_encoding(text)
+            .map(|e| e.get_offsets().to_vec())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,37 @@
+//! Test helper: real paragraphs from the shared data folder.
+//!
+//! The folder is `$XLQA_DATA`, or `../shared/data` next to the workspace.
+//! When it is absent the callers print a message and skip.
+
+use std::path::PathBuf;
+
+/// The shared data folder, if present.
+pub(crate) fn data_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("XLQA_DATA") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// The paragraph contexts of XQuAD in language `lang` (`en`, `zh`, `th` …),
+/// or `None` (with a printed SKIP message) when the data is absent.
+pub(crate) fn xquad_contexts(lang: &str) -> Option<Vec<String>> {
+    let Some(dir) = data_dir() else {
+        eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
+        return None;
+    };
+    let path = dir.join("xquad").join(format!("xquad.{lang}.json"));
+    let Ok(raw) = std::fs::read_to_string(&path) else {
+        eprintln!("SKIP: {} not found", path.display());
+        return None;
+    };
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("xquad json parses");
+    let mut out = Vec::new();
+    for article in v["data"].as_array().expect("data array") {
+        for p in article["paragraphs"].as_array().expect("paragraphs array") {
+            out.push(p["context"].as_str().expect("context string").to_string());
+        }
+    }
+    Some(out)
+}
