@@ -146,6 +146,9 @@ struct AskArgs {
     /// Passages the reader looks at.
     #[arg(long, default_value_t = 5)]
     read_top: usize,
+    /// Weight of the passage's similarity to the question in an answer sentence's score (0: the sentence alone).
+    #[arg(long, default_value_t = 0.5)]
+    context_weight: f32,
     /// JSON output (one object per question, one per line).
     #[arg(long)]
     json: bool,
@@ -333,7 +336,13 @@ fn ask(a: AskArgs) -> Result<()> {
         }
     };
     let engine = open_engine(&a.index, &a.enc)?;
-    let opts = AskOptions { retrieve: a.retrieve.options(), reader: a.reader, read_top: a.read_top, lang: a.lang.clone() };
+    let opts = AskOptions {
+        retrieve: a.retrieve.options(),
+        reader: a.reader,
+        read_top: a.read_top,
+        lang: a.lang.clone(),
+        context_weight: a.context_weight,
+    };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create run file {}", p.display()))?,

@@ -66,11 +66,16 @@ fn cross_lingual_answers_with_evidence_and_flags() {
     for stage in ["lang_id_ms", "encode_ms", "dense_ms", "lexical_ms", "fuse_ms", "read_ms", "total_ms"] {
         assert!(r["timings"][stage].as_f64().is_some(), "missing {stage}");
     }
-    // asked in Chinese; the height is in the French passage
-    let r = ask_json("埃菲尔铁塔有多高？", &[]);
-    assert_eq!(r["question_lang"], "zh");
-    assert_eq!(r["answer"]["doc_id"], "eiffel-fr", "{r:#}");
-    assert_eq!(r["answer"]["lang"], "fr");
+    // asked in Korean; the length is in the Russian passage
+    let r = ask_json("시베리아 횡단 철도의 길이는 얼마입니까?", &[]);
+    assert_eq!(r["question_lang"], "ko");
+    assert!(r["answer"]["text"].as_str().unwrap().contains("9289"), "{r:#}");
+    assert_eq!(r["answer"]["lang"], "ru");
+    // an answer in the question's language is not flagged
+    let r = ask_json("Wann wurde Beethoven geboren?", &[]);
+    assert_eq!(r["answer"]["doc_id"], "beethoven-de", "{r:#}");
+    assert_eq!(r["answer"]["cross_lingual"], false);
+    assert!(r["note"].is_null());
 }
 
 #[test]

@@ -55,8 +55,11 @@ impl ReadReport {
     }
 }
 
+/// A 1-based line number with the line's text, or what is wrong with it.
+type NumberedLine = (usize, Result<String, InputError>);
+
 /// Reads the lines of a file as UTF-8, reporting invalid UTF-8 by line.
-fn lines(path: &Path) -> Result<Vec<(usize, Result<String, InputError>)>, InputError> {
+fn lines(path: &Path) -> Result<Vec<NumberedLine>, InputError> {
     let f = File::open(path).map_err(|e| InputError::new(path, 0, format!("cannot open: {e}")))?;
     let mut out = Vec::new();
     let mut reader = BufReader::new(f);

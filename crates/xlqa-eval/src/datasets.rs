@@ -404,10 +404,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(ids("en"), ids("zh"));
-        assert!(all
-            .iter()
-            .any(|e| e.id == "56beb4343aeaaa14008c925b" && e.lang.as_str() == "de"
-                && e.answers == ["308"] && e.answer_starts == [38]));
+        assert!(all.iter().any(|e| e.id == "56beb4343aeaaa14008c925b"
+            && e.lang.as_str() == "de"
+            && e.answers == ["308"]
+            && e.answer_starts == [38]));
     }
 
     #[test]
@@ -439,8 +439,8 @@ mod tests {
         // The dev folder itself is accepted too.
         let dev = read_tydi_goldp_dev_dir(&data.join("tydiqa_goldp_v1.1/dev")).unwrap();
         assert_eq!(dev.len(), 5077);
-        let ko = read_tydi_goldp(&data.join("tydiqa_goldp_v1.1/dev/korean_tydiqa_dev.json"))
-            .unwrap();
+        let ko =
+            read_tydi_goldp(&data.join("tydiqa_goldp_v1.1/dev/korean_tydiqa_dev.json")).unwrap();
         assert_eq!(ko.len(), 276);
         assert_eq!(ko[0].title, "한니발");
         assert_eq!(ko[0].answers, ["군사령관", "군사령관"]);
@@ -463,7 +463,10 @@ mod tests {
         let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Paris","qas":[{"id":"a","question":"Q"}]}]}]}"#;
         let path = temp_file("no_answers.json", body);
         let msg = read_squad(&path, &en).unwrap_err().to_string();
-        assert!(msg.contains("data[0].paragraphs[0].qas[0].answers: missing field"), "{msg}");
+        assert!(
+            msg.contains("data[0].paragraphs[0].qas[0].answers: missing field"),
+            "{msg}"
+        );
 
         let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Größe Paris","qas":[{"id":"a","question":"Q","answers":[{"text":"Paris","answer_start":5}]}]}]}]}"#;
         let path = temp_file("offset.json", body);
@@ -473,7 +476,8 @@ mod tests {
         let body = body.replace("\"answer_start\":5", "\"answer_start\":6");
         let path = temp_file("offset_ok.json", &body);
         let ex = read_squad(&path, &en).unwrap();
-        assert_eq!(ex[0].answer_byte_range(0), Some(7..12));
+        assert_eq!(ex[0].answer_byte_range(0), Some(8..13)); // ö and ß take 2 bytes
+        assert_eq!(&ex[0].context[8..13], "Paris");
 
         let body = r#"{"data":[{"title":"T","paragraphs":[{"context":"Paris","qas":[{"id":"klingon-1","question":"Q","answers":[{"text":"Paris","answer_start":0}]}]}]}]}"#;
         let path = temp_file("tydi.json", body);
@@ -488,12 +492,14 @@ mod tests {
         let msg = read_squad(missing, &en).unwrap_err().to_string();
         assert!(msg.contains("/nonexistent/xquad.en.json"), "{msg}");
 
-        let empty = std::env::temp_dir().join(format!("xlqa-datasets-empty-{}", std::process::id()));
+        let empty =
+            std::env::temp_dir().join(format!("xlqa-datasets-empty-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
         assert!(matches!(
             read_xquad_dir(&empty).unwrap_err(),
             DatasetError::NoFiles { .. }
         ));
         std::fs::remove_dir_all(&empty).unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 }

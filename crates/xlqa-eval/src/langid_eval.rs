@@ -39,13 +39,33 @@ pub struct LangIdReport {
     pub confusions: Vec<(Lang, Lang, usize)>,
 }
 
-/// Runs `langid` on every `(gold language, text)` pair. A detection counts as
-/// correct when its primary subtag equals the gold one (`zh-Hant` = `zh`).
+/// Runs `langid` on every `(gold language, text)` pair, on all cores. A
+/// detection counts as correct when its primary subtag equals the gold one
+/// (`zh-Hant` = `zh`).
 pub fn evaluate_langid(langid: &LangId, items: &[(Lang, String)]) -> LangIdReport {
-    let detected: Vec<Option<Lang>> = items
-        .iter()
-        .map(|(_, text)| langid.detect(text).map(|d| d.lang))
-        .collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let detected: Vec<Option<Lang>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(_, text)| langid.detect(text).map(|d| d.lang))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
     report_from_predictions(items.iter().map(|(gold, _)| gold), &detected)
 }
 
@@ -182,9 +202,15 @@ mod tests {
         assert_eq!(r.row("de").unwrap().accuracy, 0.0);
         assert!((r.macro_accuracy - 0.5).abs() < 1e-12);
         assert!((r.micro_accuracy - 3.0 / 6.0).abs() < 1e-12);
-        assert_eq!(r.confusions, vec![(l("de"), l("en"), 1), (l("en"), l("sco"), 1)]);
+        assert_eq!(
+            r.confusions,
+            vec![(l("de"), l("en"), 1), (l("en"), l("sco"), 1)]
+        );
         let md = r.to_markdown();
-        assert!(md.contains("| en | 4 | 50.00% | sco (1); undetected 1 |"), "{md}");
+        assert!(
+            md.contains("| en | 4 | 50.00% | sco (1); undetected 1 |"),
+            "{md}"
+        );
         assert!(md.contains("| **macro** | 6 | **50.00%** | |"), "{md}");
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains("\"macro_accuracy\":0.5"), "{json}");

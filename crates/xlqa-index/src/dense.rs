@@ -44,7 +44,7 @@ impl DenseIndex {
         }
         let f = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
         let size = f.metadata().map_err(|e| IndexError::io(path, e))?.len() as usize;
-        if size % (dim * 4) != 0 {
+        if !size.is_multiple_of(dim * 4) {
             return Err(IndexError::corrupt(
                 path,
                 format!("size {size} bytes is not a whole number of {dim}-dimensional f32 vectors"),
@@ -222,7 +222,8 @@ mod tests {
         let idx = DenseIndex::open(&p, 4).unwrap();
         assert!(idx.search(&[1.0; 4], 3, &|_| true).is_empty());
         std::fs::write(&p, [0u8; 10]).unwrap();
-        assert!(DenseIndex::open(&p, 4).unwrap_err().to_string().contains("not a whole number"));
+        let e = DenseIndex::open(&p, 4).err().expect("corrupt file refused").to_string();
+        assert!(e.contains("not a whole number"), "{e}");
         assert!(DenseIndex::write(&p, &[vec![1.0; 3]], 4).is_err());
     }
 }

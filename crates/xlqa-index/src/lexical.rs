@@ -235,3 +235,97 @@ impl LexicalIndex {
         Ok(hits)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ChunkingInfo, Counts};
+    use crate::EncoderInfo;
+    use xlqa_core::LangSource;
+
+    fn passage(id: &str, lang: &str, title: &str, text: &str) -> Passage {
+        Passage {
+            id: id.into(),
+            doc_id: id.into(),
+            title: title.into(),
+            text: text.into(),
+            lang: Lang::parse(lang).unwrap(),
+            lang_source: LangSource::Given,
+            n_tokens: 30,
+        }
+    }
+
+    fn build() -> (tempfile::TempDir, LexicalIndex) {
+        let ps = vec![
+            passage("zh1", "zh", "长城", "长城是中国古代修建的军事防御工程，全长约8851公里。"),
+            passage("en1", "en", "Great Wall", "The Great Wall of China was rebuilt during the Ming dynasty."),
+            passage("de1", "de", "Mauer", "Die Chinesische Mauer wurde in der Ming-Dynastie erneuert; sie ist 8851 Kilometer lang."),
+            passage("th1", "th", "กรุงเทพ", "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย"),
+            passage("sw1", "sw", "Kilimanjaro", "Mlima Kilimanjaro ni mlima mrefu zaidi barani Afrika."),
+        ];
+        let mut analyzers = BTreeMap::new();
+        for p in &ps {
+            analyzers.insert(p.lang.to_string(), Analyzer::for_lang(&p.lang));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lexical");
+        LexicalIndex::build(&path, &ps, &analyzers, &|_| {}).unwrap();
+        let manifest = Manifest::new(
+            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            "lid".into(),
+            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            analyzers.iter().map(|(l, a)| (l.clone(), analyzer_info(a))).collect(),
+            Counts::default(),
+        );
+        let idx = LexicalIndex::open(&path, &manifest).unwrap();
+        (dir, idx)
+    }
+
+    fn terms(lang: &str, q: &str) -> Vec<String> {
+        Analyzer::for_lang(&Lang::parse(lang).unwrap()).analyze(q).into_iter().map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn per_language_analysis_and_cross_language_terms() {
+        let (_d, idx) = build();
+        let all = |_: &str| true;
+        // Chinese words are segmented: a two-character word finds the passage
+        let h = idx.search(&terms("zh", "长城有多长"), 5, &all).unwrap();
+        assert_eq!(h.first().map(|h| h.passage), Some(0), "{h:?}");
+        // Thai is segmented by dictionary: one word of a long run matches
+        let h = idx.search(&terms("th", "เมืองหลวง"), 5, &all).unwrap();
+        assert_eq!(h.first().map(|h| h.passage), Some(3), "{h:?}");
+        // English stemming: "dynasties" finds "dynasty"
+        let h = idx.search(&terms("en", "Ming dynasties"), 5, &all).unwrap();
+        assert_eq!(h.first().map(|h| h.passage), Some(1), "{h:?}");
+        // a number in a Chinese question matches German and Chinese passages
+        let h = idx.search(&terms("zh", "8851"), 5, &all).unwrap();
+        let rows: Vec<u32> = h.iter().map(|h| h.passage).collect();
+        assert!(rows.contains(&0) && rows.contains(&2), "{rows:?}");
+        // excluding a language is exact
+        let h = idx.search(&terms("zh", "8851"), 5, &|l| l != "zh").unwrap();
+        assert_eq!(h.iter().map(|h| h.passage).collect::<Vec<_>>(), vec![2]);
+        // nothing to search for
+        assert!(idx.search(&[], 5, &all).unwrap().is_empty());
+        assert_eq!(idx.languages().count(), 5);
+    }
+
+    #[test]
+    fn refuses_index_with_other_analyzer_rules() {
+        let (d, _) = build();
+        let mut analyzers = BTreeMap::new();
+        let a = Analyzer::for_lang(&Lang::parse("zh").unwrap());
+        let mut info = analyzer_info(&a);
+        info.description = "an older rule set".into();
+        analyzers.insert("zh".to_string(), info);
+        let manifest = Manifest::new(
+            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            "lid".into(),
+            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            analyzers,
+            Counts::default(),
+        );
+        let e = LexicalIndex::open(&d.path().join("lexical"), &manifest).err().expect("refused").to_string();
+        assert!(e.contains("rebuild"), "{e}");
+    }
+}

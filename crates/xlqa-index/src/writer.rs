@@ -88,3 +88,58 @@ impl Drop for IndexWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ChunkingInfo, Counts};
+    use crate::EncoderInfo;
+
+    fn manifest() -> Manifest {
+        Manifest::new(
+            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            "lid".into(),
+            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            Default::default(),
+            Counts::default(),
+        )
+    }
+
+    #[test]
+    fn nothing_appears_until_finished_and_interrupted_builds_are_cleaned() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("idx");
+        {
+            let w = IndexWriter::create(&out, false).unwrap();
+            std::fs::write(w.dir().join("part"), b"x").unwrap();
+            assert!(!out.exists());
+            // dropped without finish: as after an error
+        }
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+
+        // a partial directory left by a killed process is removed by the next build
+        std::fs::create_dir_all(d.path().join("idx.partial-999999")).unwrap();
+        let w = IndexWriter::create(&out, false).unwrap();
+        assert!(!d.path().join("idx.partial-999999").exists());
+        w.finish(&manifest()).unwrap();
+        assert!(out.join("manifest.json").exists());
+
+        // an existing index needs --force; with it, it is replaced
+        let e = IndexWriter::create(&out, false).err().expect("refused").to_string();
+        assert!(e.contains("--force"), "{e}");
+        let w = IndexWriter::create(&out, true).unwrap();
+        std::fs::write(w.dir().join("new"), b"y").unwrap();
+        w.finish(&manifest()).unwrap();
+        assert!(out.join("new").exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+
+        // a non-index directory with content is never replaced
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("precious"), b"z").unwrap();
+        let e = IndexWriter::create(&other, true).err().expect("refused").to_string();
+        assert!(e.contains("not an xlqa index"), "{e}");
+        assert!(other.join("precious").exists());
+    }
+}

@@ -36,7 +36,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = EncoderOptions { precision, batch_size: 32, max_tokens: 128 };
     let enc = Encoder::load(&home, opts)?;
     println!("precision {precision}: load {:.2} s", t0.elapsed().as_secs_f64());
-    let texts: Vec<&str> = contexts.iter().take(32).map(String::as_str).collect();
+    let mut texts: Vec<&str> = Vec::new();
+    for c in &contexts {
+        if texts.len() < 32 && enc.count_tokens(c) >= 130 {
+            texts.push(c);
+        }
+    }
     let lens: Vec<usize> = texts.iter().map(|t| enc.input_ids(t, TextKind::Passage).map(|i| i.len())).collect::<Result<_, _>>()?;
     println!("batch: {} texts, {}..{} tokens", texts.len(), lens.iter().min().unwrap_or(&0), lens.iter().max().unwrap_or(&0));
     enc.encode(&texts, TextKind::Passage)?; // warm-up

@@ -278,13 +278,13 @@ impl Encoder {
             let len = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
             let b = chunk.len();
             let mut flat = vec![self.pad; b * len];
-            let mut mask = vec![0u8; b * len];
+            let mut lens = Vec::with_capacity(b);
             for (row, &i) in chunk.iter().enumerate() {
                 let seq = &ids[i];
                 flat[row * len..row * len + seq.len()].copy_from_slice(seq);
-                mask[row * len..row * len + seq.len()].fill(1);
+                lens.push(seq.len());
             }
-            let vecs = self.bert.forward(&flat, &mask, b, len)?;
+            let vecs = self.bert.forward(&flat, &lens, len)?;
             for (&i, v) in chunk.iter().zip(vecs) {
                 out[i] = v;
             }

@@ -134,10 +134,150 @@ pub(crate) fn layer_norm(
     }
 }
 
-/// The exact GELU, `0.5 x (1 + erf(x / √2))`.
-#[inline]
+/// `erf(x)` as a rational minimax approximation on `[-4, 4]` (the one of
+/// Eigen / XLA); absolute error below 2e-7 everywhere, i.e. f32 round-off level.
+/// Branch-free, so the loops using it vectorize.
+#[inline(always)]
+pub(crate) fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10_f32;
+    p = p * x2 + 2.770_681_4e-8;
+    p = p * x2 - 2.101_024e-6;
+    p = p * x2 - 5.692_506_4e-5;
+    p = p * x2 - 7.349_906_3e-4;
+    p = p * x2 - 2.954_600_1e-3;
+    p = p * x2 - 1.609_603_3e-2;
+    p *= x;
+    let mut q = -1.456_607_2e-5_f32;
+    q = q * x2 - 2.133_740_6e-4;
+    q = q * x2 - 1.682_827e-3;
+    q = q * x2 - 7.373_329e-3;
+    q = q * x2 - 1.426_474e-2;
+    p / q
+}
+
+/// The exact (erf) GELU, `0.5 x (1 + erf(x / √2))`.
+#[inline(always)]
 pub(crate) fn gelu_erf(x: f32) -> f32 {
-    0.5 * x * (1.0 + candle_core::cpu::erf::erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `exp(x)` for `x <= 0` (Cephes' polynomial after range reduction by ln 2);
+/// relative error about 1e-7, results below `exp(-87)` flush to a tiny normal.
+#[inline(always)]
+pub(crate) fn exp_nonpos(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 0.0);
+    let t = x * std::f32::consts::LOG2_E + 0.5;
+    let mut n = t as i32; // truncation toward zero ...
+    if (n as f32) > t {
+        n -= 1; // ... corrected to floor
+    }
+    let nf = n as f32;
+    let r = x - nf * 0.693_359_4 + nf * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    y * f32::from_bits(((n + 127) as u32) << 23)
+}
+
+/// Calls `kernels::$f` compiled for AVX2+FMA when the CPU has them (the
+/// default x86-64 target only assumes SSE2), else the portable build.
+macro_rules! dispatch {
+    ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if kernels::has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked at runtime).
+                unsafe { kernels::avx2::$f($($arg),*) }
+            } else {
+                kernels::$f($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            kernels::$f($($arg),*)
+        }
+    }};
+}
+
+mod kernels {
+    use super::{exp_nonpos, gelu_erf};
+
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn has_avx2_fma() -> bool {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    /// `o = GELU(x + bias)` for one row.
+    #[inline(always)]
+    pub(super) fn bias_gelu_row(o: &mut [f32], x: &[f32], bias: &[f32]) {
+        for ((ov, &xv), &bv) in o.iter_mut().zip(x).zip(bias) {
+            *ov = gelu_erf(xv + bv);
+        }
+    }
+
+    /// `o[..n] = softmax(scale * x[..n])`, `o[n..] = 0`.
+    #[inline(always)]
+    pub(super) fn softmax_row(o: &mut [f32], x: &[f32], n: usize, scale: f32) {
+        let (o, rest) = o.split_at_mut(n);
+        rest.fill(0.0);
+        let x = &x[..n];
+        // 8 independent lanes so that the reductions vectorize.
+        let mut lanes = [f32::NEG_INFINITY; 8];
+        let chunks = x.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l = if v > *l { v } else { *l };
+            }
+        }
+        let mut mx = f32::NEG_INFINITY;
+        for &v in lanes.iter().chain(tail) {
+            mx = if v > mx { v } else { mx };
+        }
+        let mut sums = [0f32; 8];
+        let mut oc = o.chunks_exact_mut(8);
+        let mut xc = x.chunks_exact(8);
+        for (oc, xc) in (&mut oc).zip(&mut xc) {
+            for ((s, ov), &v) in sums.iter_mut().zip(oc.iter_mut()).zip(xc) {
+                let e = exp_nonpos(scale * (v - mx));
+                *ov = e;
+                *s += e;
+            }
+        }
+        let mut sum: f32 = sums.iter().sum();
+        for (ov, &v) in oc.into_remainder().iter_mut().zip(xc.remainder()) {
+            let e = exp_nonpos(scale * (v - mx));
+            *ov = e;
+            sum += e;
+        }
+        let inv = 1.0 / sum;
+        for ov in o.iter_mut() {
+            *ov *= inv;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub(super) mod avx2 {
+        /// See [`super::bias_gelu_row`].
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn bias_gelu_row(o: &mut [f32], x: &[f32], bias: &[f32]) {
+            super::bias_gelu_row(o, x, bias)
+        }
+
+        /// See [`super::softmax_row`].
+        #[target_feature(enable = "avx2,fma")]
+        pub(in super::super) fn softmax_row(o: &mut [f32], x: &[f32], n: usize, scale: f32) {
+            super::softmax_row(o, x, n, scale)
+        }
+    }
 }
 
 struct BiasGelu<'a> {
@@ -156,9 +296,7 @@ impl CustomOp1 for BiasGelu<'_> {
             .zip(x.par_chunks(h * ROWS_PER_TASK))
             .for_each(|(o, x)| {
                 for (orow, xrow) in o.chunks_exact_mut(h).zip(x.chunks_exact(h)) {
-                    for ((ov, &xv), &bv) in orow.iter_mut().zip(xrow).zip(self.bias) {
-                        *ov = gelu_erf(xv + bv);
-                    }
+                    dispatch!(bias_gelu_row(orow, xrow, self.bias));
                 }
             });
         Ok((CpuStorage::F32(out), l.shape().clone()))
@@ -168,6 +306,62 @@ impl CustomOp1 for BiasGelu<'_> {
 /// `GELU(x + bias)` with the exact erf GELU; `bias` runs along the last dim.
 pub(crate) fn bias_gelu_erf(x: &Tensor, bias: &[f32]) -> Result<Tensor> {
     x.apply_op1_no_bwd(&BiasGelu { bias })
+}
+
+struct MaskedSoftmax<'a> {
+    /// Per batch row: the number of leading keys that may be attended to.
+    lens: &'a [usize],
+    batch: usize,
+    len: usize,
+    scale: f32,
+}
+
+impl CustomOp1 for MaskedSoftmax<'_> {
+    fn name(&self) -> &'static str {
+        "xlqa-masked-softmax"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, len) = (self.batch, self.len);
+        let dims = l.shape().dims();
+        if dims.len() != 4 || dims[0] != b || dims[2] != len || dims[3] != len {
+            candle_core::bail!("{}: scores {dims:?} are not [{b}, heads, {len}, {len}]", self.name())
+        }
+        if self.lens.len() != b || self.lens.iter().any(|&n| n == 0 || n > len) {
+            candle_core::bail!("{}: lengths {:?} do not fit {b} rows of {len}", self.name(), self.lens)
+        }
+        let x = contiguous_f32(s, l, self.name())?;
+        let per_batch = dims[1] * len * len;
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(len * ROWS_PER_TASK)
+            .zip(x.par_chunks(len * ROWS_PER_TASK))
+            .enumerate()
+            .for_each(|(task, (o, x))| {
+                let first_row = task * ROWS_PER_TASK;
+                for (r, (orow, xrow)) in o.chunks_exact_mut(len).zip(x.chunks_exact(len)).enumerate() {
+                    let bi = (first_row + r) * len / per_batch;
+                    dispatch!(softmax_row(orow, xrow, self.lens[bi], self.scale));
+                }
+            });
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+}
+
+/// Softmax over the last dim of `scale * scores`, scores `[batch, heads, len,
+/// len]`; in batch row `i` only the first `lens[i]` keys (the real tokens; the
+/// rest is padding) get a non-zero probability.
+pub(crate) fn masked_softmax(
+    scores: &Tensor,
+    lens: &[usize],
+    batch: usize,
+    len: usize,
+    scale: f32,
+) -> Result<Tensor> {
+    scores.apply_op1_no_bwd(&MaskedSoftmax {
+        lens,
+        batch,
+        len,
+        scale,
+    })
 }
 
 #[cfg(test)]
@@ -226,5 +420,53 @@ mod tests {
             }
         }
         assert_eq!(gelu_erf(0.0), 0.0);
+    }
+
+    #[test]
+    fn fast_math_is_accurate() {
+        let mut max_erf = 0f64;
+        let mut max_exp = 0f64;
+        for i in -60_000..=60_000 {
+            let x = i as f32 / 10_000.0;
+            let e = (f64::from(erf(x)) - libm_erf(f64::from(x))).abs();
+            max_erf = max_erf.max(e);
+        }
+        for i in 0..=870_000 {
+            let x = -(i as f32) / 10_000.0;
+            let want = f64::from(x).exp();
+            let rel = (f64::from(exp_nonpos(x)) - want).abs() / want;
+            max_exp = max_exp.max(rel);
+        }
+        assert!(max_erf < 3e-7, "erf max abs error {max_erf}");
+        assert!(max_exp < 3e-7, "exp max rel error {max_exp}");
+        assert_eq!(erf(10.0), 1.0);
+        assert_eq!(erf(-10.0), -1.0);
+        assert_eq!(exp_nonpos(0.0), 1.0);
+    }
+
+    fn libm_erf(x: f64) -> f64 {
+        candle_core::cpu::erf::erf_f64(x)
+    }
+
+    #[test]
+    fn masked_softmax_ignores_masked_keys() {
+        let dev = Device::Cpu;
+        let (b, h, l) = (2, 3, 5);
+        let xs: Vec<f32> = (0..b * h * l * l).map(|i| ((i * 37) % 23) as f32 / 4.0 - 2.0).collect();
+        let mask = [1u8, 1, 1, 0, 0, 1, 1, 1, 1, 1];
+        let lens = [3usize, 5];
+        let t = Tensor::from_vec(xs.clone(), (b, h, l, l), &dev).unwrap();
+        let got = masked_softmax(&t, &lens, b, l, 0.5).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for row in 0..b * h * l {
+            let bi = row / (h * l);
+            let m = &mask[bi * l..(bi + 1) * l];
+            let x = &xs[row * l..(row + 1) * l];
+            let mx = x.iter().zip(m).filter(|(_, &k)| k != 0).map(|(v, _)| *v).fold(f32::MIN, f32::max);
+            let z: f64 = x.iter().zip(m).filter(|(_, &k)| k != 0).map(|(v, _)| (0.5 * f64::from(v - mx)).exp()).sum();
+            for j in 0..l {
+                let want = if m[j] != 0 { (0.5 * f64::from(x[j] - mx)).exp() / z } else { 0.0 };
+                assert!((f64::from(got[row * l + j]) - want).abs() < 1e-6);
+            }
+        }
     }
 }

@@ -107,11 +107,20 @@ pub struct AskOptions {
     pub read_top: usize,
     /// The question's language, when the user states it.
     pub lang: Option<Lang>,
+    /// Weight of the passage's similarity to the question in a sentence's
+    /// score (0 = the sentence alone, as LAReQA's sentence candidates).
+    pub context_weight: f32,
 }
 
 impl Default for AskOptions {
     fn default() -> Self {
-        AskOptions { retrieve: RetrieveOptions::default(), reader: ReaderKind::Sentence, read_top: 5, lang: None }
+        AskOptions {
+            retrieve: RetrieveOptions::default(),
+            reader: ReaderKind::Sentence,
+            read_top: 5,
+            lang: None,
+            context_weight: 0.5,
+        }
     }
 }
 
@@ -283,10 +292,15 @@ impl Engine {
         let ql = self.question_lang(q, opts.lang.as_ref())?;
         timings.lang_id_ms = ms(t);
 
-        let (hits, mut q_emb) = self.retrieve(&q.question, &ql.lang, None, &opts.retrieve, &mut timings)?;
+        // The reader may look deeper than the passages shown.
+        let mut ropts = opts.retrieve.clone();
+        if opts.reader != ReaderKind::None {
+            ropts.k = ropts.k.max(opts.read_top);
+        }
+        let (hits, mut q_emb) = self.retrieve(&q.question, &ql.lang, None, &ropts, &mut timings)?;
         let store = &self.index.store;
         let mut passages = Vec::with_capacity(hits.len());
-        for (i, h) in hits.iter().enumerate() {
+        for (i, h) in hits.iter().take(opts.retrieve.k).enumerate() {
             let p = store.get(h.passage).ok_or_else(|| {
                 SearchError::Input(format!("index returned row {} beyond the passage store", h.passage))
             })?;
@@ -320,7 +334,14 @@ impl Engine {
                 .filter_map(|h| store.get(h.passage).map(|p| (h.passage, p)))
                 .collect();
             if let Some(qe) = &q_emb {
-                if let Some(s) = best_sentence(&self.encoder, qe, &top)? {
+                let dense = &self.index.dense;
+                let context = |row: u32| -> f32 {
+                    dense
+                        .vector(row as usize)
+                        .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
+                        .unwrap_or(0.0)
+                };
+                if let Some(s) = best_sentence(&self.encoder, qe, &top, opts.context_weight, &context)? {
                     if let Some(p) = store.get(s.passage) {
                         let cross = p.lang != ql.lang;
                         if cross {

@@ -18,7 +18,8 @@ pub struct SentenceAnswer {
     /// Byte range of the sentence in the passage text.
     pub start: usize,
     pub end: usize,
-    /// Cosine similarity between question and sentence.
+    /// Cosine similarity between question and sentence, plus the weighted
+    /// similarity of its passage (see [`best_sentence`]).
     pub score: f32,
 }
 
@@ -27,11 +28,16 @@ const MIN_SENTENCE_CHARS: usize = 3;
 
 /// Scores every sentence of `passages` (row, passage) against the question
 /// embedding and returns the best one, or `None` when the passages hold no
-/// sentence at all.
+/// sentence at all. A sentence's score is `cos(q, sentence) + context_weight
+/// * context(row)`, where `context(row)` is the similarity of its passage to
+/// the question: the sentence's surroundings count, as in LAReQA's
+/// sentence+context candidates, without encoding each sentence twice.
 pub fn best_sentence(
     encoder: &Encoder,
     question: &[f32],
     passages: &[(u32, &Passage)],
+    context_weight: f32,
+    context: &dyn Fn(u32) -> f32,
 ) -> Result<Option<SentenceAnswer>, SearchError> {
     let mut cands: Vec<(u32, usize, usize, &str)> = Vec::new();
     for (row, p) in passages {
@@ -49,7 +55,8 @@ pub fn best_sentence(
     let embs = encoder.encode(&texts, TextKind::Passage)?;
     let mut best: Option<SentenceAnswer> = None;
     for (c, e) in cands.iter().zip(&embs) {
-        let score: f32 = e.iter().zip(question).map(|(a, b)| a * b).sum();
+        let sim: f32 = e.iter().zip(question).map(|(a, b)| a * b).sum();
+        let score = sim + context_weight * context(c.0);
         if best.as_ref().is_none_or(|b| score > b.score) {
             best = Some(SentenceAnswer { text: c.3.to_string(), passage: c.0, start: c.1, end: c.2, score });
         }

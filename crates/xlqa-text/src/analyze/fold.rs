@@ -96,9 +96,19 @@ fn ascii_digit(c: char) -> Option<char> {
 
 #[inline]
 fn is_removed(c: char) -> bool {
-    matches!(c,
-        '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}'
-        | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{00AD}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{064B}'
+            ..='\u{065F}'
+                | '\u{0670}'
+                | '\u{0640}'
+                | '\u{200B}'
+                | '\u{200C}'
+                | '\u{200D}'
+                | '\u{2060}'
+                | '\u{00AD}'
+                | '\u{FEFF}'
+    )
 }
 
 /// Folds one token's text (already NFKC + lowercase).
@@ -155,8 +165,17 @@ pub(crate) fn fold(token: &str, rules: &FoldRules, out: &mut String) {
             continue;
         }
         if rules.hebrew_points {
-            if matches!(c, '\u{0591}'..='\u{05BD}' | '\u{05BF}' | '\u{05C1}' | '\u{05C2}' | '\u{05C4}' | '\u{05C5}' | '\u{05C7}')
-            {
+            if matches!(
+                c,
+                '\u{0591}'
+                    ..='\u{05BD}'
+                        | '\u{05BF}'
+                        | '\u{05C1}'
+                        | '\u{05C2}'
+                        | '\u{05C4}'
+                        | '\u{05C5}'
+                        | '\u{05C7}'
+            ) {
                 continue;
             }
             out.push(c);

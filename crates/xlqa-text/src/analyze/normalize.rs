@@ -15,6 +15,8 @@
 //! offset inside the output maps to the chunk's edges. Either way a mapped
 //! offset is always a character boundary of the original text.
 
+use std::sync::OnceLock;
+
 use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -50,8 +52,7 @@ pub(crate) struct NormText {
 
 /// True when NFKC can never combine `c` with the character before it, so a
 /// normalization chunk may start at `c`.
-#[inline]
-fn is_chunk_start(c: char) -> bool {
+fn is_chunk_start_slow(c: char) -> bool {
     if c.is_ascii() {
         return true;
     }
@@ -78,6 +79,57 @@ fn is_chunk_start(c: char) -> bool {
                 None => true,
             }
         }
+    }
+}
+
+/// Flag: a normalization chunk may start at this character.
+const START: u8 = 1;
+/// Flag: a chunk start that NFKC leaves alone and whose default lowercase is
+/// one character of the same UTF-8 length (stored in `Tables::lower`).
+const SIMPLE: u8 = 2;
+
+/// Per-character answers for the Basic Multilingual Plane, computed once
+/// (a few milliseconds): the Unicode look-ups are far slower than an array.
+struct Tables {
+    flags: Box<[u8]>,
+    lower: Box<[u16]>,
+}
+
+static TABLES: OnceLock<Tables> = OnceLock::new();
+
+fn tables() -> &'static Tables {
+    TABLES.get_or_init(|| {
+        let mut flags = vec![0u8; 0x10000].into_boxed_slice();
+        let mut lower = vec![0u16; 0x10000].into_boxed_slice();
+        for cp in 0..0x10000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            if !is_chunk_start_slow(c) {
+                continue;
+            }
+            flags[cp as usize] = START;
+            if c.is_ascii() || is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+                let mut l = c.to_lowercase();
+                if let (Some(d), None) = (l.next(), l.next()) {
+                    if d.len_utf8() == c.len_utf8() && (d as u32) < 0x10000 {
+                        flags[cp as usize] = START | SIMPLE;
+                        lower[cp as usize] = d as u16;
+                    }
+                }
+            }
+        }
+        Tables { flags, lower }
+    })
+}
+
+#[inline]
+fn is_chunk_start(t: &Tables, c: char) -> bool {
+    let cp = c as u32;
+    if cp < 0x10000 {
+        t.flags[cp as usize] & START != 0
+    } else {
+        is_chunk_start_slow(c)
     }
 }
 
@@ -114,13 +166,14 @@ impl NormText {
                 }],
             };
         }
+        let t = tables();
         let mut out = String::with_capacity(input.len() + input.len() / 8);
         let mut segs: Vec<Seg> = Vec::new();
         let mut iter = input.char_indices().peekable();
         while let Some((start, c)) = iter.next() {
             let mut end = start + c.len_utf8();
             while let Some(&(i, d)) = iter.peek() {
-                if is_chunk_start(d) {
+                if is_chunk_start(t, d) {
                     break;
                 }
                 end = i + d.len_utf8();
@@ -128,8 +181,18 @@ impl NormText {
             }
             let norm_start = out.len();
             let single = end - start == c.len_utf8();
+            let cp = c as usize;
             let mut exact = false;
-            if single && (c.is_ascii() || is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes)
+            if single
+                && cp < 0x10000
+                && t.flags[cp] & SIMPLE != 0
+                && !(casing == Casing::Turkic && c == 'I')
+            {
+                // SIMPLE guarantees a valid char of the same length.
+                out.push(char::from_u32(u32::from(t.lower[cp])).unwrap_or(c));
+                exact = true;
+            } else if single
+                && (c.is_ascii() || is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes)
             {
                 push_lower(&mut out, c, casing);
                 let produced = &out[norm_start..];
@@ -199,7 +262,11 @@ mod tests {
         // Every char boundary of the normalized text maps to a char boundary
         // of the original, monotonically.
         let mut last = 0;
-        for (i, _) in n.text.char_indices().chain(std::iter::once((n.text.len(), ' '))) {
+        for (i, _) in n
+            .text
+            .char_indices()
+            .chain(std::iter::once((n.text.len(), ' ')))
+        {
             let s = n.orig_start(i);
             assert!(input.is_char_boundary(s), "{input:?} start {i}->{s}");
             assert!(s >= last, "{input:?} not monotonic at {i}");
@@ -210,6 +277,22 @@ mod tests {
             }
         }
         n
+    }
+
+    #[test]
+    fn table_fast_path_equals_nfkc_then_lowercase() {
+        for cp in 0..0x10000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let s = format!("a{c}b");
+            let expected: String = s.nfkc().flat_map(char::to_lowercase).collect();
+            assert_eq!(
+                NormText::new(&s, Casing::Default).text,
+                expected,
+                "U+{cp:04X}"
+            );
+        }
     }
 
     #[test]

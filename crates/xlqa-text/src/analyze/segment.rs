@@ -76,7 +76,7 @@ pub(crate) fn chinese_words(text: &str, search: bool, f: &mut impl FnMut(usize, 
     let seg = icu_word_segmenter();
     let mut run_start = 0;
     let mut run_han: Option<bool> = None;
-    let mut flush = |s: usize, e: usize, han: bool, f: &mut dyn FnMut(usize, usize, bool)| {
+    let flush = |s: usize, e: usize, han: bool, f: &mut dyn FnMut(usize, usize, bool)| {
         if s >= e {
             return;
         }
@@ -137,7 +137,9 @@ mod tests {
 
     fn icu(text: &str) -> Vec<&str> {
         let mut v = Vec::new();
-        icu_words(icu_word_segmenter(), text, 0, &mut |a, b| v.push(&text[a..b]));
+        icu_words(icu_word_segmenter(), text, 0, &mut |a, b| {
+            v.push(&text[a..b])
+        });
         v
     }
 

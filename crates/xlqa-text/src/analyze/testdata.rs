@@ -17,16 +17,27 @@ pub(crate) fn data_dir() -> Option<PathBuf> {
 /// The paragraph contexts of XQuAD in language `lang` (`en`, `zh`, `th` …),
 /// or `None` (with a printed SKIP message) when the data is absent.
 pub(crate) fn xquad_contexts(lang: &str) -> Option<Vec<String>> {
+    squad_contexts(&format!("xquad/xquad.{lang}.json"))
+}
+
+/// The passages of the TyDi QA GoldP dev set for `language` (`korean`,
+/// `bengali`, `telugu`, …), or `None` (with a printed SKIP message).
+pub(crate) fn tydi_contexts(language: &str) -> Option<Vec<String>> {
+    squad_contexts(&format!("tydiqa_goldp_v1.1/dev/{language}_tydiqa_dev.json"))
+}
+
+/// The `context` strings of a SQuAD-format JSON file under the data folder.
+fn squad_contexts(rel: &str) -> Option<Vec<String>> {
     let Some(dir) = data_dir() else {
         eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
         return None;
     };
-    let path = dir.join("xquad").join(format!("xquad.{lang}.json"));
+    let path = dir.join(rel);
     let Ok(raw) = std::fs::read_to_string(&path) else {
         eprintln!("SKIP: {} not found", path.display());
         return None;
     };
-    let v: serde_json::Value = serde_json::from_str(&raw).expect("xquad json parses");
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("SQuAD json parses");
     let mut out = Vec::new();
     for article in v["data"].as_array().expect("data array") {
         for p in article["paragraphs"].as_array().expect("paragraphs array") {
