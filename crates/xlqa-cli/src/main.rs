@@ -14,7 +14,11 @@ use xlqa_search::{AskOptions, Engine, IndexOptions, ReaderKind, RetrieveOptions,
 use xlqa_text::langid::LangId;
 
 #[derive(Parser)]
-#[command(name = "xlqa", version, about = "Cross-lingual open-retrieval question answering")]
+#[command(
+    name = "xlqa",
+    version,
+    about = "Cross-lingual open-retrieval question answering"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -214,6 +218,14 @@ enum EvalCmd {
 }
 
 fn main() {
+    // candle asks rayon for its thread count on every matmul; without
+    // RAYON_NUM_THREADS that re-reads /proc/cpuinfo each time (ms per query).
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
@@ -232,7 +244,10 @@ fn run(cli: Cli) -> Result<()> {
             for (lang, desc) in xlqa_text::analyze::supported_languages() {
                 println!("{lang:<8} {desc}");
             }
-            println!("(other)  {}", xlqa_text::analyze::Analyzer::generic().describe());
+            println!(
+                "(other)  {}",
+                xlqa_text::analyze::Analyzer::generic().describe()
+            );
             Ok(())
         }
     }
@@ -247,7 +262,9 @@ fn models(cmd: ModelsCmd) -> Result<()> {
     match cmd {
         ModelsCmd::Install => {
             for a in DEFAULT_ARTIFACTS {
-                let p = home.ensure(a).with_context(|| format!("installing {}", a.name))?;
+                let p = home
+                    .ensure(a)
+                    .with_context(|| format!("installing {}", a.name))?;
                 println!("{:<28} {}", a.name, p.display());
             }
             println!("models installed in {}", home.root().display());
@@ -255,7 +272,11 @@ fn models(cmd: ModelsCmd) -> Result<()> {
         ModelsCmd::List => {
             println!("model cache: {}", home.root().display());
             for a in DEFAULT_ARTIFACTS {
-                let state = if home.is_installed(a) { "installed" } else { "not installed" };
+                let state = if home.is_installed(a) {
+                    "installed"
+                } else {
+                    "not installed"
+                };
                 println!(
                     "{:<28} {:<14} {}=={} ({}) sha256 {}…  {}",
                     a.name,
@@ -273,19 +294,33 @@ fn models(cmd: ModelsCmd) -> Result<()> {
 }
 
 fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
-    let opts = EncoderOptions { batch_size: args.batch_size.max(1), ..EncoderOptions::default() };
+    let opts = EncoderOptions {
+        batch_size: args.batch_size.max(1),
+        ..EncoderOptions::default()
+    };
     Encoder::load(home, opts).context("loading the encoder")
 }
 
 fn load_langid(home: &ModelHome) -> Result<LangId> {
-    let p = home.ensure(&LID_176).context("installing the language identifier")?;
+    let p = home
+        .ensure(&LID_176)
+        .context("installing the language identifier")?;
     LangId::load(&p).context("loading the language identifier")
 }
 
 fn index(a: IndexArgs) -> Result<()> {
-    let (docs, report) = xlqa_core::read_collection(&a.collection, &ReadOptions { skip_invalid: a.skip_invalid })?;
+    let (docs, report) = xlqa_core::read_collection(
+        &a.collection,
+        &ReadOptions {
+            skip_invalid: a.skip_invalid,
+        },
+    )?;
     if report.skipped > 0 {
-        eprintln!("skipped {} invalid lines of {}; the first ones:", report.skipped, a.collection.display());
+        eprintln!(
+            "skipped {} invalid lines of {}; the first ones:",
+            report.skipped,
+            a.collection.display()
+        );
         for e in report.examples.iter().take(5) {
             eprintln!("  {e}");
         }
@@ -325,10 +360,19 @@ fn ask(a: AskArgs) -> Result<()> {
             if q.trim().is_empty() {
                 bail!("the question is empty");
             }
-            vec![Question { id: "q1".into(), question: q.clone(), lang: None }]
+            vec![Question {
+                id: "q1".into(),
+                question: q.clone(),
+                lang: None,
+            }]
         }
         (None, Some(f)) => {
-            let (qs, rep) = xlqa_core::read_questions(f, &ReadOptions { skip_invalid: a.skip_invalid })?;
+            let (qs, rep) = xlqa_core::read_questions(
+                f,
+                &ReadOptions {
+                    skip_invalid: a.skip_invalid,
+                },
+            )?;
             if rep.skipped > 0 {
                 eprintln!("skipped {} invalid lines of {}", rep.skipped, f.display());
             }
@@ -345,14 +389,17 @@ fn ask(a: AskArgs) -> Result<()> {
     };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create run file {}", p.display()))?,
+            std::fs::File::create(p)
+                .with_context(|| format!("cannot create run file {}", p.display()))?,
         )),
         None => None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for q in &questions {
-        let r = engine.ask(q, &opts).with_context(|| format!("question {}", q.id))?;
+        let r = engine
+            .ask(q, &opts)
+            .with_context(|| format!("question {}", q.id))?;
         if let Some(w) = run.as_mut() {
             output::write_run(w, &r, &a.run_tag)?;
         }
@@ -375,32 +422,54 @@ fn demo(a: DemoArgs) -> Result<()> {
     let home = home()?;
     eprintln!("== 1/3 models (cache: {})", home.root().display());
     for art in DEFAULT_ARTIFACTS {
-        home.ensure(art).with_context(|| format!("installing {}", art.name))?;
+        home.ensure(art)
+            .with_context(|| format!("installing {}", art.name))?;
     }
     let dir = a.dir.unwrap_or_else(|| home.root().join("demo"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let coll = dir.join("collection.jsonl");
     let qfile = dir.join("questions.jsonl");
-    std::fs::write(&coll, DEMO_COLLECTION).with_context(|| format!("writing {}", coll.display()))?;
-    std::fs::write(&qfile, DEMO_QUESTIONS).with_context(|| format!("writing {}", qfile.display()))?;
+    std::fs::write(&coll, DEMO_COLLECTION)
+        .with_context(|| format!("writing {}", coll.display()))?;
+    std::fs::write(&qfile, DEMO_QUESTIONS)
+        .with_context(|| format!("writing {}", qfile.display()))?;
     let idx = dir.join("index");
-    eprintln!("== 2/3 indexing the demo collection {} → {}", coll.display(), idx.display());
+    eprintln!(
+        "== 2/3 indexing the demo collection {} → {}",
+        coll.display(),
+        idx.display()
+    );
     let (docs, _) = xlqa_core::read_collection(&coll, &ReadOptions::default())?;
     let enc_args = EncoderArgs { batch_size: 32 };
     let encoder = load_encoder(&home, &enc_args)?;
     let langid = load_langid(&home)?;
-    let opts = IndexOptions { force: true, ..IndexOptions::default() };
+    let opts = IndexOptions {
+        force: true,
+        ..IndexOptions::default()
+    };
     let r = xlqa_search::build_index(docs, &encoder, &langid, &idx, &opts)?;
     output::print_build_report(&r, &idx);
-    eprintln!("== 3/3 asking {} (questions in several languages)", qfile.display());
+    eprintln!(
+        "== 3/3 asking {} (questions in several languages)",
+        qfile.display()
+    );
     let engine = Engine::open(&idx, encoder, langid)?;
     let (qs, _) = xlqa_core::read_questions(&qfile, &ReadOptions::default())?;
-    let opts = AskOptions { retrieve: RetrieveOptions { k: 3, ..RetrieveOptions::default() }, ..AskOptions::default() };
+    let opts = AskOptions {
+        retrieve: RetrieveOptions {
+            k: 3,
+            ..RetrieveOptions::default()
+        },
+        ..AskOptions::default()
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for q in &qs {
         // the demo questions carry no language: it is detected
-        let q = Question { lang: None, ..q.clone() };
+        let q = Question {
+            lang: None,
+            ..q.clone()
+        };
         let r = engine.ask(&q, &opts)?;
         if a.json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
@@ -441,13 +510,23 @@ fn eval(cmd: EvalCmd) -> Result<()> {
             eprintln!("wrote {n} paragraphs to {}", out.display());
             Ok(())
         }
-        EvalCmd::XquadRetrieval { index, data, limit, out_json, reader_sample } => {
+        EvalCmd::XquadRetrieval {
+            index,
+            data,
+            limit,
+            out_json,
+            reader_sample,
+        } => {
             let data = data_dir(data)?;
             let engine = open_engine(&index, &EncoderArgs { batch_size: 32 })?;
             let rep = xlqa_eval::retrieval::evaluate_xquad_open(
                 &engine,
                 &data.join("xquad"),
-                &xlqa_eval::retrieval::XquadOpenOptions { limit_per_lang: limit, reader_sample, progress: true },
+                &xlqa_eval::retrieval::XquadOpenOptions {
+                    limit_per_lang: limit,
+                    reader_sample,
+                    progress: true,
+                },
             )?;
             println!("{}", rep.to_markdown());
             if let Some(p) = out_json {

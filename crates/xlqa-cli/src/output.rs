@@ -30,7 +30,11 @@ pub fn print_build_report(r: &BuildReport, out: &Path) {
         "  stages: language {:.2} s, chunking {:.2} s, encoding {:.2} s, stores {:.2} s",
         r.langid_s, r.chunk_s, r.encode_s, r.lexical_s
     );
-    let langs: Vec<String> = c.passages_by_lang.iter().map(|(l, n)| format!("{l}:{n}")).collect();
+    let langs: Vec<String> = c
+        .passages_by_lang
+        .iter()
+        .map(|(l, n)| format!("{l}:{n}"))
+        .collect();
     eprintln!("  passages by language: {}", langs.join(" "));
     eprintln!(
         "  languages detected for {} documents; {} dropped as too short; {} skipped as invalid",
@@ -67,7 +71,14 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
                 String::new()
             };
             writeln!(out, "A [{}] {}{flag}", a.lang, clip(&a.text, 300))?;
-            writeln!(out, "  from {} \"{}\" ({} reader, score {:.3})", a.passage_id, a.title, reader_name(r), a.score)?;
+            writeln!(
+                out,
+                "  from {} \"{}\" ({} reader, score {:.3})",
+                a.passage_id,
+                a.title,
+                reader_name(r),
+                a.score
+            )?;
         }
         None => writeln!(out, "A (none)")?,
     }
@@ -83,7 +94,16 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
         if let (Some(rk), Some(s)) = (p.bm25_rank, p.bm25_score) {
             parts.push(format!("bm25 #{rk} {s:.2}"));
         }
-        writeln!(out, "   {}. [{}] {} \"{}\" score {:.4} ({})", p.rank, p.lang, p.id, p.title, p.score, parts.join(", "))?;
+        writeln!(
+            out,
+            "   {}. [{}] {} \"{}\" score {:.4} ({})",
+            p.rank,
+            p.lang,
+            p.id,
+            p.title,
+            p.score,
+            parts.join(", ")
+        )?;
         writeln!(out, "      {}", clip(&p.text, 140))?;
     }
     let t = &r.timings;
@@ -106,7 +126,15 @@ fn reader_name(r: &AskResult) -> &'static str {
 pub fn write_run(w: &mut impl Write, r: &AskResult, tag: &str) -> std::io::Result<()> {
     let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join("_");
     for p in &r.passages {
-        writeln!(w, "{} Q0 {} {} {:.6} {}", clean(&r.id), clean(&p.id), p.rank, p.score, clean(tag))?;
+        writeln!(
+            w,
+            "{} Q0 {} {} {:.6} {}",
+            clean(&r.id),
+            clean(&p.id),
+            p.rank,
+            p.score,
+            clean(tag)
+        )?;
     }
     Ok(())
 }

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn xlqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlqa")).args(args).output().expect("run xlqa")
+    Command::new(env!("CARGO_BIN_EXE_xlqa"))
+        .args(args)
+        .output()
+        .expect("run xlqa")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -38,7 +41,13 @@ fn demo_index() -> &'static Path {
     &DIR.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let idx = tmp.path().join("idx");
-        ok(&["index", demo_collection().to_str().unwrap(), "--out", idx.to_str().unwrap(), "--quiet"]);
+        ok(&[
+            "index",
+            demo_collection().to_str().unwrap(),
+            "--out",
+            idx.to_str().unwrap(),
+            "--quiet",
+        ]);
         (tmp, idx)
     })
     .1
@@ -63,13 +72,24 @@ fn cross_lingual_answers_with_evidence_and_flags() {
     assert_eq!(a["lang"], "sw");
     assert_eq!(a["cross_lingual"], true);
     assert!(r["note"].as_str().unwrap().contains("another language"));
-    for stage in ["lang_id_ms", "encode_ms", "dense_ms", "lexical_ms", "fuse_ms", "read_ms", "total_ms"] {
+    for stage in [
+        "lang_id_ms",
+        "encode_ms",
+        "dense_ms",
+        "lexical_ms",
+        "fuse_ms",
+        "read_ms",
+        "total_ms",
+    ] {
         assert!(r["timings"][stage].as_f64().is_some(), "missing {stage}");
     }
     // asked in Korean; the length is in the Russian passage
     let r = ask_json("시베리아 횡단 철도의 길이는 얼마입니까?", &[]);
     assert_eq!(r["question_lang"], "ko");
-    assert!(r["answer"]["text"].as_str().unwrap().contains("9289"), "{r:#}");
+    assert!(
+        r["answer"]["text"].as_str().unwrap().contains("9289"),
+        "{r:#}"
+    );
     assert_eq!(r["answer"]["lang"], "ru");
     // an answer in the question's language is not flagged
     let r = ask_json("Wann wurde Beethoven geboren?", &[]);
@@ -81,7 +101,10 @@ fn cross_lingual_answers_with_evidence_and_flags() {
 #[test]
 fn retrievers_and_language_exclusion() {
     for retriever in ["bm25", "dense", "hybrid"] {
-        let r = ask_json("Wer hat die koreanische Schrift Hangul geschaffen?", &["--retriever", retriever, "--reader", "none"]);
+        let r = ask_json(
+            "Wer hat die koreanische Schrift Hangul geschaffen?",
+            &["--retriever", retriever, "--reader", "none"],
+        );
         let ps = r["passages"].as_array().unwrap();
         assert!(!ps.is_empty(), "{retriever}: no passages");
         assert!(r["answer"].is_null());
@@ -90,7 +113,10 @@ fn retrievers_and_language_exclusion() {
             assert!(ids.contains(&"hangul-ko"), "{retriever}: {ids:?}");
         }
     }
-    let r = ask_json("Wie hoch ist der Kilimandscharo?", &["--exclude-lang", "de,en", "--k", "10"]);
+    let r = ask_json(
+        "Wie hoch ist der Kilimandscharo?",
+        &["--exclude-lang", "de,en", "--k", "10"],
+    );
     for p in r["passages"].as_array().unwrap() {
         assert!(p["lang"] != "de" && p["lang"] != "en", "{p}");
     }
@@ -100,11 +126,28 @@ fn retrievers_and_language_exclusion() {
 fn questions_file_and_trec_run() {
     let tmp = tempfile::tempdir().unwrap();
     let qs = tmp.path().join("q.jsonl");
-    std::fs::write(&qs, "{\"id\":\"a\",\"question\":\"Какова высота горы Фудзи?\"}\nWho built the Taj Mahal?\n").unwrap();
+    std::fs::write(
+        &qs,
+        "{\"id\":\"a\",\"question\":\"Какова высота горы Фудзи?\"}\nWho built the Taj Mahal?\n",
+    )
+    .unwrap();
     let run = tmp.path().join("run.trec");
-    let out = ok(&["ask", demo_index().to_str().unwrap(), "--questions", qs.to_str().unwrap(), "--run", run.to_str().unwrap(), "--k", "3"]);
+    let out = ok(&[
+        "ask",
+        demo_index().to_str().unwrap(),
+        "--questions",
+        qs.to_str().unwrap(),
+        "--run",
+        run.to_str().unwrap(),
+        "--k",
+        "3",
+    ]);
     assert!(out.contains("Q [ru"), "{out}");
-    let lines: Vec<String> = std::fs::read_to_string(&run).unwrap().lines().map(String::from).collect();
+    let lines: Vec<String> = std::fs::read_to_string(&run)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(lines.len(), 6);
     let f: Vec<&str> = lines[0].split(' ').collect();
     assert_eq!((f[0], f[1], f[3], f[5]), ("a", "Q0", "1", "xlqa"));
@@ -117,32 +160,76 @@ fn bad_input_is_named() {
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\":\"a\",\"text\":\"Ein gültiges Dokument mit genug Text, um einen Abschnitt zu bilden, der lang genug ist.\"}\n{\"id\":\"b\",\"title\":\"x\"}\n").unwrap();
     let out = tmp.path().join("idx");
-    let e = err(&["index", bad.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
-    assert!(e.contains("bad.jsonl:2") && e.contains("missing field \"text\""), "{e}");
+    let e = err(&[
+        "index",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        e.contains("bad.jsonl:2") && e.contains("missing field \"text\""),
+        "{e}"
+    );
     assert!(!out.exists(), "no index may be left behind");
 
-    let e = err(&["index", "/nonexistent/file.jsonl", "--out", out.to_str().unwrap()]);
-    assert!(e.contains("/nonexistent/file.jsonl") && e.contains("cannot open"), "{e}");
+    let e = err(&[
+        "index",
+        "/nonexistent/file.jsonl",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("/nonexistent/file.jsonl") && e.contains("cannot open"),
+        "{e}"
+    );
 
     let e = err(&["ask", tmp.path().to_str().unwrap(), "hello"]);
     assert!(e.contains("is not an xlqa index"), "{e}");
 
-    let e = err(&["ask", demo_index().to_str().unwrap(), "hello", "--lang", "klingon"]);
+    let e = err(&[
+        "ask",
+        demo_index().to_str().unwrap(),
+        "hello",
+        "--lang",
+        "klingon",
+    ]);
     assert!(e.contains("not a language code"), "{e}");
 
-    let e = err(&["index", demo_collection().to_str().unwrap(), "--out", demo_index().to_str().unwrap()]);
-    assert!(e.contains("already holds an index") && e.contains("--force"), "{e}");
+    let e = err(&[
+        "index",
+        demo_collection().to_str().unwrap(),
+        "--out",
+        demo_index().to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("already holds an index") && e.contains("--force"),
+        "{e}"
+    );
 }
 
 #[test]
 fn skip_invalid_counts_and_mismatched_encoder_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let coll = tmp.path().join("c.jsonl");
-    let mut text = std::fs::read_to_string(demo_collection()).unwrap().lines().take(4).collect::<Vec<_>>().join("\n");
+    let mut text = std::fs::read_to_string(demo_collection())
+        .unwrap()
+        .lines()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
     text.push_str("\nnot json at all\n");
     std::fs::write(&coll, text).unwrap();
     let idx = tmp.path().join("idx");
-    let out = ok(&["index", coll.to_str().unwrap(), "--out", idx.to_str().unwrap(), "--skip-invalid", "--quiet", "--json"]);
+    let out = ok(&[
+        "index",
+        coll.to_str().unwrap(),
+        "--out",
+        idx.to_str().unwrap(),
+        "--skip-invalid",
+        "--quiet",
+        "--json",
+    ]);
     let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rep["counts"]["documents"], 4);
     assert_eq!(rep["counts"]["skipped_invalid"], 1);
@@ -153,6 +240,13 @@ fn skip_invalid_counts_and_mismatched_encoder_is_refused() {
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
     m["encoder"]["weights_sha256"] = serde_json::json!("0".repeat(64));
     std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
-    let e = err(&["ask", idx.to_str().unwrap(), "Wie hoch ist der Kilimandscharo?"]);
-    assert!(e.contains("was built with encoder") && e.contains("rebuild"), "{e}");
+    let e = err(&[
+        "ask",
+        idx.to_str().unwrap(),
+        "Wie hoch ist der Kilimandscharo?",
+    ]);
+    assert!(
+        e.contains("was built with encoder") && e.contains("rebuild"),
+        "{e}"
+    );
 }

@@ -27,7 +27,11 @@ pub struct InputError {
 
 impl InputError {
     fn new(file: &Path, line: usize, problem: impl Into<String>) -> Self {
-        InputError { file: file.to_path_buf(), line, problem: problem.into() }
+        InputError {
+            file: file.to_path_buf(),
+            line,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -91,14 +95,20 @@ fn lines(path: &Path) -> Result<Vec<NumberedLine>, InputError> {
     Ok(out)
 }
 
-fn string_field(obj: &serde_json::Map<String, Value>, names: &[&str]) -> Result<Option<String>, String> {
+fn string_field(
+    obj: &serde_json::Map<String, Value>,
+    names: &[&str],
+) -> Result<Option<String>, String> {
     for name in names {
         match obj.get(*name) {
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) => return Ok(Some(s.clone())),
             Some(Value::Number(n)) => return Ok(Some(n.to_string())),
             Some(other) => {
-                return Err(format!("field \"{name}\" must be a string, found {}", kind(other)))
+                return Err(format!(
+                    "field \"{name}\" must be a string, found {}",
+                    kind(other)
+                ))
             }
         }
     }
@@ -120,7 +130,9 @@ fn parse_lang(obj: &serde_json::Map<String, Value>) -> Result<Option<Lang>, Stri
     match string_field(obj, &["lang", "language"])? {
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => Lang::parse(&s).map(Some).map_err(|e| format!("field \"lang\": {e}")),
+        Some(s) => Lang::parse(&s)
+            .map(Some)
+            .map_err(|e| format!("field \"lang\": {e}")),
     }
 }
 
@@ -129,8 +141,8 @@ fn parse_document(line: &str) -> Result<Document, String> {
     let Value::Object(obj) = v else {
         return Err(format!("expected a JSON object, found {}", kind(&v)));
     };
-    let id = string_field(&obj, &["id", "_id", "docid"])?
-        .ok_or("missing field \"id\" (or \"_id\")")?;
+    let id =
+        string_field(&obj, &["id", "_id", "docid"])?.ok_or("missing field \"id\" (or \"_id\")")?;
     if id.trim().is_empty() {
         return Err("field \"id\" is empty".into());
     }
@@ -140,12 +152,20 @@ fn parse_document(line: &str) -> Result<Document, String> {
         return Err("field \"text\" is empty".into());
     }
     let lang = parse_lang(&obj)?;
-    Ok(Document { id, title, text, lang })
+    Ok(Document {
+        id,
+        title,
+        text,
+        lang,
+    })
 }
 
 /// Reads a collection file. Duplicate ids are an error (they would make run
 /// files ambiguous).
-pub fn read_collection(path: &Path, opts: &ReadOptions) -> Result<(Vec<Document>, ReadReport), InputError> {
+pub fn read_collection(
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(Vec<Document>, ReadReport), InputError> {
     let mut docs = Vec::new();
     let mut report = ReadReport::default();
     let mut seen = HashSet::new();
@@ -154,12 +174,16 @@ pub fn read_collection(path: &Path, opts: &ReadOptions) -> Result<(Vec<Document>
             if l.trim().is_empty() {
                 return Ok(None);
             }
-            parse_document(&l).map(Some).map_err(|p| InputError::new(path, n, p))
+            parse_document(&l)
+                .map(Some)
+                .map_err(|p| InputError::new(path, n, p))
         });
         let parsed = parsed.and_then(|d| match d {
-            Some(d) if !seen.insert(d.id.clone()) => {
-                Err(InputError::new(path, n, format!("duplicate document id \"{}\"", d.id)))
-            }
+            Some(d) if !seen.insert(d.id.clone()) => Err(InputError::new(
+                path,
+                n,
+                format!("duplicate document id \"{}\"", d.id),
+            )),
             other => Ok(other),
         });
         match parsed {
@@ -180,14 +204,18 @@ pub fn read_collection(path: &Path, opts: &ReadOptions) -> Result<(Vec<Document>
 
 fn parse_question(line: &str, n: usize) -> Result<Question, String> {
     if !line.trim_start().starts_with('{') {
-        return Ok(Question { id: format!("q{n}"), question: line.trim().to_string(), lang: None });
+        return Ok(Question {
+            id: format!("q{n}"),
+            question: line.trim().to_string(),
+            lang: None,
+        });
     }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     let Value::Object(obj) = v else {
         return Err(format!("expected a JSON object, found {}", kind(&v)));
     };
-    let question = string_field(&obj, &["question", "query", "text"])?
-        .ok_or("missing field \"question\"")?;
+    let question =
+        string_field(&obj, &["question", "query", "text"])?.ok_or("missing field \"question\"")?;
     if question.trim().is_empty() {
         return Err("field \"question\" is empty".into());
     }
@@ -197,7 +225,10 @@ fn parse_question(line: &str, n: usize) -> Result<Question, String> {
 }
 
 /// Reads questions: JSONL objects or plain lines (blank lines are ignored).
-pub fn read_questions(path: &Path, opts: &ReadOptions) -> Result<(Vec<Question>, ReadReport), InputError> {
+pub fn read_questions(
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(Vec<Question>, ReadReport), InputError> {
     let mut qs = Vec::new();
     let mut report = ReadReport::default();
     for (n, line) in lines(path)? {
@@ -205,7 +236,9 @@ pub fn read_questions(path: &Path, opts: &ReadOptions) -> Result<(Vec<Question>,
             if l.trim().is_empty() {
                 return Ok(None);
             }
-            parse_question(&l, n).map(Some).map_err(|p| InputError::new(path, n, p))
+            parse_question(&l, n)
+                .map(Some)
+                .map_err(|p| InputError::new(path, n, p))
         });
         match parsed {
             Ok(Some(q)) => {
@@ -230,7 +263,10 @@ mod tests {
 
     fn file(bytes: &[u8]) -> tempfile_lite::TempFile {
         let f = tempfile_lite::TempFile::new();
-        std::fs::File::create(&f.path).unwrap().write_all(bytes).unwrap();
+        std::fs::File::create(&f.path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
         f
     }
 
@@ -310,7 +346,10 @@ mod tests {
 
     #[test]
     fn questions_plain_and_jsonl() {
-        let f = file("Wer schrieb Faust?\n{\"id\":\"x\",\"question\":\"谁写了浮士德？\",\"lang\":\"zh\"}\n".as_bytes());
+        let f = file(
+            "Wer schrieb Faust?\n{\"id\":\"x\",\"question\":\"谁写了浮士德？\",\"lang\":\"zh\"}\n"
+                .as_bytes(),
+        );
         let (qs, _) = read_questions(&f.path, &ReadOptions::default()).unwrap();
         assert_eq!(qs[0].id, "q1");
         assert_eq!(qs[1].id, "x");

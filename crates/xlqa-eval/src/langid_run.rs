@@ -10,7 +10,9 @@ use xlqa_core::Lang;
 use xlqa_text::langid::LangId;
 
 fn questions(ex: &[QaExample]) -> Vec<(Lang, String)> {
-    ex.iter().map(|e| (e.lang.clone(), e.question.clone())).collect()
+    ex.iter()
+        .map(|e| (e.lang.clone(), e.question.clone()))
+        .collect()
 }
 
 fn contexts(ex: &[QaExample]) -> Vec<(Lang, String)> {
@@ -22,13 +24,28 @@ fn contexts(ex: &[QaExample]) -> Vec<(Lang, String)> {
 }
 
 /// Runs the four measurements; each report is named by its data set.
-pub fn evaluate_shared_data(langid: &LangId, data: &Path) -> Result<Vec<(String, LangIdReport)>, EvalError> {
+pub fn evaluate_shared_data(
+    langid: &LangId,
+    data: &Path,
+) -> Result<Vec<(String, LangIdReport)>, EvalError> {
     let xquad = read_xquad_dir(&data.join("xquad"))?;
     let tydi = read_tydi_goldp_dev_dir(&data.join("tydiqa_goldp_v1.1").join("dev"))?;
     Ok(vec![
-        ("XQuAD questions".to_string(), evaluate_langid(langid, &questions(&xquad))),
-        ("XQuAD paragraphs".to_string(), evaluate_langid(langid, &contexts(&xquad))),
-        ("TyDi GoldP dev questions".to_string(), evaluate_langid(langid, &questions(&tydi))),
-        ("TyDi GoldP dev passages".to_string(), evaluate_langid(langid, &contexts(&tydi))),
+        (
+            "XQuAD questions".to_string(),
+            evaluate_langid(langid, &questions(&xquad)),
+        ),
+        (
+            "XQuAD paragraphs".to_string(),
+            evaluate_langid(langid, &contexts(&xquad)),
+        ),
+        (
+            "TyDi GoldP dev questions".to_string(),
+            evaluate_langid(langid, &questions(&tydi)),
+        ),
+        (
+            "TyDi GoldP dev passages".to_string(),
+            evaluate_langid(langid, &contexts(&tydi)),
+        ),
     ])
 }

@@ -30,7 +30,10 @@ pub enum EvalError {
     #[error(transparent)]
     Search(#[from] xlqa_search::SearchError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Data(String),
 }
@@ -46,9 +49,9 @@ fn paragraphs(examples: &[QaExample]) -> HashMap<(Lang, String), usize> {
     let mut next: HashMap<Lang, usize> = HashMap::new();
     for e in examples {
         let key = (e.lang.clone(), e.context.clone());
-        if !map.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(v) = map.entry(key) {
             let n = next.entry(e.lang.clone()).or_default();
-            map.insert(key, *n);
+            v.insert(*n);
             *n += 1;
         }
     }
@@ -61,9 +64,15 @@ pub fn write_xquad_collection(xquad_dir: &Path, out: &Path) -> Result<usize, Eva
     let examples = read_xquad_dir(xquad_dir)?;
     let paras = paragraphs(&examples);
     let mut seen = std::collections::HashSet::new();
-    let f = std::fs::File::create(out).map_err(|e| EvalError::Io { path: out.display().to_string(), source: e })?;
+    let f = std::fs::File::create(out).map_err(|e| EvalError::Io {
+        path: out.display().to_string(),
+        source: e,
+    })?;
     let mut w = std::io::BufWriter::new(f);
-    let io = |e| EvalError::Io { path: out.display().to_string(), source: e };
+    let io = |e| EvalError::Io {
+        path: out.display().to_string(),
+        source: e,
+    };
     for e in &examples {
         let n = paras[&(e.lang.clone(), e.context.clone())];
         if seen.insert((e.lang.clone(), n)) {
@@ -144,7 +153,8 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn latency_rows(ts: &[StageTimings]) -> Vec<LatencyRow> {
-    let stages: [(&str, fn(&StageTimings) -> f64); 7] = [
+    type Stage = (&'static str, fn(&StageTimings) -> f64);
+    let stages: [Stage; 7] = [
         ("language id", |t| t.lang_id_ms),
         ("encode", |t| t.encode_ms),
         ("dense search", |t| t.dense_ms),
@@ -157,23 +167,35 @@ fn latency_rows(ts: &[StageTimings]) -> Vec<LatencyRow> {
         .iter()
         .map(|(name, f)| {
             let mut v: Vec<f64> = ts.iter().map(f).collect();
-            LatencyRow { stage: name.to_string(), p50_ms: percentile(&mut v, 0.5), p95_ms: percentile(&mut v, 0.95) }
+            LatencyRow {
+                stage: name.to_string(),
+                p50_ms: percentile(&mut v, 0.5),
+                p95_ms: percentile(&mut v, 0.95),
+            }
         })
         .collect()
 }
 
 /// Runs the evaluation. The engine's index must have been built from
 /// [`write_xquad_collection`] of the same data.
-pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOptions) -> Result<XquadOpenReport, EvalError> {
+pub fn evaluate_xquad_open(
+    engine: &Engine,
+    xquad_dir: &Path,
+    opts: &XquadOpenOptions,
+) -> Result<XquadOpenReport, EvalError> {
     let examples = read_xquad_dir(xquad_dir)?;
     let paras = paragraphs(&examples);
     // qid → lang → (answers normalized, paragraph doc id)
     let mut gold: HashMap<String, HashMap<Lang, (Vec<String>, String)>> = HashMap::new();
     for e in &examples {
         let n = paras[&(e.lang.clone(), e.context.clone())];
-        gold.entry(e.id.clone())
-            .or_default()
-            .insert(e.lang.clone(), (e.answers.iter().map(|a| norm(a)).collect(), para_id(&e.lang, n)));
+        gold.entry(e.id.clone()).or_default().insert(
+            e.lang.clone(),
+            (
+                e.answers.iter().map(|a| norm(a)).collect(),
+                para_id(&e.lang, n),
+            ),
+        );
     }
     // questions, limited per language
     let mut per_lang_count: HashMap<Lang, usize> = HashMap::new();
@@ -201,7 +223,11 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
     for (i, c) in texts.chunks(chunk).enumerate() {
         embs.extend(engine.embed_questions(c)?);
         if opts.progress {
-            eprint!("\rencoding questions {}/{}", (i * chunk + c.len()), texts.len());
+            eprint!(
+                "\rencoding questions {}/{}",
+                (i * chunk + c.len()),
+                texts.len()
+            );
         }
     }
     if opts.progress {
@@ -211,7 +237,11 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
 
     let mut runs = Vec::new();
     let mut retrieve_latency = BTreeMap::new();
-    for retriever in [RetrieverKind::Bm25, RetrieverKind::Dense, RetrieverKind::Hybrid] {
+    for retriever in [
+        RetrieverKind::Bm25,
+        RetrieverKind::Dense,
+        RetrieverKind::Hybrid,
+    ] {
         for own_removed in [false, true] {
             let mut rows: BTreeMap<String, RecallRow> = BTreeMap::new();
             let mut share: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
@@ -221,12 +251,17 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
                     retriever,
                     k: 20,
                     depth: 100,
-                    exclude_langs: if own_removed { vec![q.lang.clone()] } else { vec![] },
+                    exclude_langs: if own_removed {
+                        vec![q.lang.clone()]
+                    } else {
+                        vec![]
+                    },
                     ..RetrieveOptions::default()
                 };
                 let mut tm = StageTimings::default();
                 let t = Instant::now();
-                let (hits, _) = engine.retrieve(&q.question, &q.lang, Some(emb), &ropts, &mut tm)?;
+                let (hits, _) =
+                    engine.retrieve(&q.question, &q.lang, Some(emb), &ropts, &mut tm)?;
                 tm.total_ms = t.elapsed().as_secs_f64() * 1000.0;
                 timings.push(tm);
                 let g = &gold[&q.id];
@@ -235,9 +270,13 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
                 row.n += 1;
                 let mut first = [usize::MAX; 3]; // first rank of a hit: r_l, r_multi, r_para
                 for (rank, h) in hits.iter().enumerate() {
-                    let Some(p) = store.get(h.passage) else { continue };
+                    let Some(p) = store.get(h.passage) else {
+                        continue;
+                    };
                     let text = &norm_text[h.passage as usize];
-                    if first[0] == usize::MAX && own_answers.iter().any(|a| text.contains(a.as_str())) {
+                    if first[0] == usize::MAX
+                        && own_answers.iter().any(|a| text.contains(a.as_str()))
+                    {
                         first[0] = rank;
                     }
                     if let Some((ans, pid)) = g.get(&p.lang) {
@@ -248,7 +287,11 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
                             first[2] = rank;
                         }
                     }
-                    *share.entry(q.lang.to_string()).or_default().entry(p.lang.to_string()).or_default() += 1.0;
+                    *share
+                        .entry(q.lang.to_string())
+                        .or_default()
+                        .entry(p.lang.to_string())
+                        .or_default() += 1.0;
                 }
                 for (ki, k) in KS.iter().enumerate() {
                     row.r_l[ki] += f64::from(u8::from(first[0] < *k));
@@ -256,7 +299,17 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
                     row.r_para[ki] += f64::from(u8::from(first[2] < *k));
                 }
                 if opts.progress && qi % 500 == 0 {
-                    eprint!("\r{} {} {}/{}", retriever.as_str(), if own_removed { "(own removed)" } else { "(all)" }, qi, questions.len());
+                    eprint!(
+                        "\r{} {} {}/{}",
+                        retriever.as_str(),
+                        if own_removed {
+                            "(own removed)"
+                        } else {
+                            "(all)"
+                        },
+                        qi,
+                        questions.len()
+                    );
                 }
             }
             if opts.progress {
@@ -292,7 +345,12 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
             }
             runs.push(RunReport {
                 retriever: retriever.as_str().to_string(),
-                setting: if own_removed { "own-language-removed" } else { "all" }.to_string(),
+                setting: if own_removed {
+                    "own-language-removed"
+                } else {
+                    "all"
+                }
+                .to_string(),
                 per_lang: rows,
                 average: avg,
                 top20_lang_share: share,
@@ -304,8 +362,18 @@ pub fn evaluate_xquad_open(engine: &Engine, xquad_dir: &Path, opts: &XquadOpenOp
     let step = (questions.len() / opts.reader_sample.max(1)).max(1);
     let mut ask_t = Vec::new();
     for q in questions.iter().step_by(step).take(opts.reader_sample) {
-        let question = Question { id: q.id.clone(), question: q.question.clone(), lang: None };
-        let r = engine.ask(&question, &AskOptions { reader: ReaderKind::Sentence, ..AskOptions::default() })?;
+        let question = Question {
+            id: q.id.clone(),
+            question: q.question.clone(),
+            lang: None,
+        };
+        let r = engine.ask(
+            &question,
+            &AskOptions {
+                reader: ReaderKind::Sentence,
+                ..AskOptions::default()
+            },
+        )?;
         ask_t.push(r.timings);
     }
     Ok(XquadOpenReport {
@@ -338,15 +406,25 @@ impl XquadOpenReport {
                 s += &format!(
                     "| {l} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     r.n,
-                    f(r.r_l[0]), f(r.r_l[1]), f(r.r_l[2]),
-                    f(r.r_multi[0]), f(r.r_multi[1]), f(r.r_multi[2]),
-                    f(r.r_para[0]), f(r.r_para[1]), f(r.r_para[2])
+                    f(r.r_l[0]),
+                    f(r.r_l[1]),
+                    f(r.r_l[2]),
+                    f(r.r_multi[0]),
+                    f(r.r_multi[1]),
+                    f(r.r_multi[2]),
+                    f(r.r_para[0]),
+                    f(r.r_para[1]),
+                    f(r.r_para[2])
                 );
             }
             s += "\n";
             // language distribution of the top-20
             let langs: Vec<&String> = {
-                let mut v: Vec<&String> = run.top20_lang_share.values().flat_map(|m| m.keys()).collect();
+                let mut v: Vec<&String> = run
+                    .top20_lang_share
+                    .values()
+                    .flat_map(|m| m.keys())
+                    .collect();
                 v.sort();
                 v.dedup();
                 v
@@ -372,7 +450,10 @@ impl XquadOpenReport {
         s += "### Retrieval latency (questions pre-embedded), ms\n\n| retriever | stage | p50 | p95 |\n|---|---|---|---|\n";
         for (r, rows) in &self.retrieve_latency {
             for row in rows.iter().filter(|x| x.p95_ms > 0.0) {
-                s += &format!("| {r} | {} | {:.2} | {:.2} |\n", row.stage, row.p50_ms, row.p95_ms);
+                s += &format!(
+                    "| {r} | {} | {:.2} | {:.2} |\n",
+                    row.stage, row.p50_ms, row.p95_ms
+                );
             }
         }
         s += &format!(
@@ -380,7 +461,10 @@ impl XquadOpenReport {
             self.ask_sample
         );
         for row in &self.ask_latency {
-            s += &format!("| {} | {:.2} | {:.2} |\n", row.stage, row.p50_ms, row.p95_ms);
+            s += &format!(
+                "| {} | {:.2} | {:.2} |\n",
+                row.stage, row.p50_ms, row.p95_ms
+            );
         }
         s
     }

@@ -32,7 +32,8 @@ impl DenseIndex {
                 ));
             }
             for x in v {
-                w.write_all(&x.to_le_bytes()).map_err(|e| IndexError::io(path, e))?;
+                w.write_all(&x.to_le_bytes())
+                    .map_err(|e| IndexError::io(path, e))?;
             }
         }
         w.flush().map_err(|e| IndexError::io(path, e))
@@ -57,7 +58,11 @@ impl DenseIndex {
             // modified in place (builds write a new directory and rename it).
             Some(unsafe { Mmap::map(&f) }.map_err(|e| IndexError::io(path, e))?)
         };
-        Ok(DenseIndex { map, dim, len: size / (dim * 4) })
+        Ok(DenseIndex {
+            map,
+            dim,
+            len: size / (dim * 4),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -82,14 +87,23 @@ impl DenseIndex {
             return None;
         }
         let b = &self.bytes()[row * self.dim * 4..(row + 1) * self.dim * 4];
-        Some(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Some(
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
     }
 
     /// The `k` rows with the largest inner product with `query`, best first.
     /// Rows for which `keep` is false are skipped (used to restrict the
     /// search to some languages). Ties are broken by row number, so results
     /// are deterministic.
-    pub fn search(&self, query: &[f32], k: usize, keep: &(dyn Fn(usize) -> bool + Sync)) -> Vec<Hit> {
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Vec<Hit> {
         if k == 0 || self.len == 0 || query.len() != self.dim {
             return Vec::new();
         }
@@ -149,7 +163,10 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(k: usize) -> TopK {
-        TopK { k, items: Vec::with_capacity(k + 1) }
+        TopK {
+            k,
+            items: Vec::with_capacity(k + 1),
+        }
     }
 
     fn better(a: &Hit, b: &Hit) -> bool {
@@ -194,7 +211,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut seed = 7u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         for &(n, dim) in &[(1usize, 3usize), (10, 7), (9000, 13)] {
@@ -205,10 +224,18 @@ mod tests {
             assert_eq!(idx.len(), n);
             let q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
             for k in [1, 5, 50] {
-                let got: Vec<u32> = idx.search(&q, k, &|_| true).iter().map(|h| h.passage).collect();
+                let got: Vec<u32> = idx
+                    .search(&q, k, &|_| true)
+                    .iter()
+                    .map(|h| h.passage)
+                    .collect();
                 assert_eq!(got, brute(&vs, &q, k));
             }
-            let even: Vec<u32> = idx.search(&q, 5, &|r| r % 2 == 0).iter().map(|h| h.passage).collect();
+            let even: Vec<u32> = idx
+                .search(&q, 5, &|r| r % 2 == 0)
+                .iter()
+                .map(|h| h.passage)
+                .collect();
             assert!(even.iter().all(|r| r % 2 == 0));
             assert_eq!(idx.vector(0).unwrap(), vs[0]);
         }
@@ -222,7 +249,10 @@ mod tests {
         let idx = DenseIndex::open(&p, 4).unwrap();
         assert!(idx.search(&[1.0; 4], 3, &|_| true).is_empty());
         std::fs::write(&p, [0u8; 10]).unwrap();
-        let e = DenseIndex::open(&p, 4).err().expect("corrupt file refused").to_string();
+        let e = DenseIndex::open(&p, 4)
+            .err()
+            .expect("corrupt file refused")
+            .to_string();
         assert!(e.contains("not a whole number"), "{e}");
         assert!(DenseIndex::write(&p, &[vec![1.0; 3]], 4).is_err());
     }

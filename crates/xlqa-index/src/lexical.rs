@@ -32,7 +32,11 @@ pub fn field_name(lang: &str) -> String {
 
 /// The manifest entry describing an analyzer.
 pub fn analyzer_info(a: &Analyzer) -> AnalyzerInfo {
-    AnalyzerInfo { name: a.name().to_string(), description: a.describe(), generic: a.is_generic() }
+    AnalyzerInfo {
+        name: a.name().to_string(),
+        description: a.describe(),
+        generic: a.is_generic(),
+    }
 }
 
 /// Adapts an xlqa [`Analyzer`] to tantivy's tokenizer interface.
@@ -73,14 +77,20 @@ impl TokenStream for XlqaTokenStream {
 impl Tokenizer for XlqaTokenizer {
     type TokenStream<'a> = XlqaTokenStream;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> XlqaTokenStream {
-        XlqaTokenStream { tokens: self.analyzer.analyze(text).into_iter(), current: TvToken::default() }
+        XlqaTokenStream {
+            tokens: self.analyzer.analyze(text).into_iter(),
+            current: TvToken::default(),
+        }
     }
 }
 
 fn register(index: &TvIndex, analyzer: &Analyzer) {
-    index
-        .tokenizers()
-        .register(analyzer.name(), TextAnalyzer::from(XlqaTokenizer { analyzer: analyzer.clone() }));
+    index.tokenizers().register(
+        analyzer.name(),
+        TextAnalyzer::from(XlqaTokenizer {
+            analyzer: analyzer.clone(),
+        }),
+    );
 }
 
 /// The lexical half of an index.
@@ -115,27 +125,40 @@ impl LexicalIndex {
             );
             fields.insert(lang.clone(), sb.add_text_field(&field_name(lang), opts));
         }
-        let index = TvIndex::create_in_dir(path, sb.build()).map_err(|e| IndexError::tantivy(path, e))?;
+        let index =
+            TvIndex::create_in_dir(path, sb.build()).map_err(|e| IndexError::tantivy(path, e))?;
         for a in analyzers.values() {
             register(&index, a);
         }
-        let mut writer: tantivy::IndexWriter =
-            index.writer(WRITER_MEMORY).map_err(|e| IndexError::tantivy(path, e))?;
+        let mut writer: tantivy::IndexWriter = index
+            .writer(WRITER_MEMORY)
+            .map_err(|e| IndexError::tantivy(path, e))?;
         for (i, p) in passages.iter().enumerate() {
             let field = *fields.get(p.lang.as_str()).ok_or_else(|| {
-                IndexError::Usage(format!("no analyzer given for language {} of passage {}", p.lang, p.id))
+                IndexError::Usage(format!(
+                    "no analyzer given for language {} of passage {}",
+                    p.lang, p.id
+                ))
             })?;
             let mut doc = TantivyDocument::new();
             doc.add_u64(row, i as u64);
-            let text = if p.title.is_empty() { p.text.clone() } else { format!("{}\n{}", p.title, p.text) };
+            let text = if p.title.is_empty() {
+                p.text.clone()
+            } else {
+                format!("{}\n{}", p.title, p.text)
+            };
             doc.add_text(field, text);
-            writer.add_document(doc).map_err(|e| IndexError::tantivy(path, e))?;
+            writer
+                .add_document(doc)
+                .map_err(|e| IndexError::tantivy(path, e))?;
             if i % 256 == 0 {
                 progress(i);
             }
         }
         writer.commit().map_err(|e| IndexError::tantivy(path, e))?;
-        writer.wait_merging_threads().map_err(|e| IndexError::tantivy(path, e))?;
+        writer
+            .wait_merging_threads()
+            .map_err(|e| IndexError::tantivy(path, e))?;
         progress(passages.len());
         Ok(())
     }
@@ -176,7 +199,12 @@ impl LexicalIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| IndexError::tantivy(path, e))?;
-        Ok(LexicalIndex { path: path.to_path_buf(), reader, row, fields })
+        Ok(LexicalIndex {
+            path: path.to_path_buf(),
+            reader,
+            row,
+            fields,
+        })
     }
 
     /// Languages that have a field.
@@ -201,7 +229,10 @@ impl LexicalIndex {
             }
             for t in &unique {
                 let term = Term::from_field_text(*field, t);
-                clauses.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                ));
             }
         }
         if clauses.is_empty() || k == 0 {
@@ -222,14 +253,20 @@ impl LexicalIndex {
             let row = match col.first(addr.doc_id) {
                 Some(r) => r,
                 None => {
-                    let doc: TantivyDocument =
-                        searcher.doc(addr).map_err(|e| IndexError::tantivy(&self.path, e))?;
-                    doc.get_first(self.row).and_then(|v| v.as_u64()).ok_or_else(|| {
-                        IndexError::corrupt(&self.path, "a document has no row number")
-                    })?
+                    let doc: TantivyDocument = searcher
+                        .doc(addr)
+                        .map_err(|e| IndexError::tantivy(&self.path, e))?;
+                    doc.get_first(self.row)
+                        .and_then(|v| v.as_u64())
+                        .ok_or_else(|| {
+                            IndexError::corrupt(&self.path, "a document has no row number")
+                        })?
                 }
             };
-            hits.push(Hit { passage: row as u32, score });
+            hits.push(Hit {
+                passage: row as u32,
+                score,
+            });
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.passage.cmp(&b.passage)));
         Ok(hits)
@@ -271,10 +308,20 @@ mod tests {
         let path = dir.path().join("lexical");
         LexicalIndex::build(&path, &ps, &analyzers, &|_| {}).unwrap();
         let manifest = Manifest::new(
-            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            EncoderInfo {
+                id: "e".into(),
+                weights_sha256: "0".into(),
+                dim: 1,
+            },
             "lid".into(),
-            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
-            analyzers.iter().map(|(l, a)| (l.clone(), analyzer_info(a))).collect(),
+            ChunkingInfo {
+                target_tokens: 100,
+                min_tokens: 20,
+            },
+            analyzers
+                .iter()
+                .map(|(l, a)| (l.clone(), analyzer_info(a)))
+                .collect(),
             Counts::default(),
         );
         let idx = LexicalIndex::open(&path, &manifest).unwrap();
@@ -282,7 +329,11 @@ mod tests {
     }
 
     fn terms(lang: &str, q: &str) -> Vec<String> {
-        Analyzer::for_lang(&Lang::parse(lang).unwrap()).analyze(q).into_iter().map(|t| t.text).collect()
+        Analyzer::for_lang(&Lang::parse(lang).unwrap())
+            .analyze(q)
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
     }
 
     #[test]
@@ -319,13 +370,23 @@ mod tests {
         info.description = "an older rule set".into();
         analyzers.insert("zh".to_string(), info);
         let manifest = Manifest::new(
-            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            EncoderInfo {
+                id: "e".into(),
+                weights_sha256: "0".into(),
+                dim: 1,
+            },
             "lid".into(),
-            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            ChunkingInfo {
+                target_tokens: 100,
+                min_tokens: 20,
+            },
             analyzers,
             Counts::default(),
         );
-        let e = LexicalIndex::open(&d.path().join("lexical"), &manifest).err().expect("refused").to_string();
+        let e = LexicalIndex::open(&d.path().join("lexical"), &manifest)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(e.contains("rebuild"), "{e}");
     }
 }

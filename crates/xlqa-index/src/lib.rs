@@ -53,13 +53,22 @@ pub enum IndexError {
 
 impl IndexError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        IndexError::Io { path: path.to_path_buf(), source }
+        IndexError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
     pub(crate) fn corrupt(path: &Path, problem: impl Into<String>) -> Self {
-        IndexError::Corrupt { path: path.to_path_buf(), problem: problem.into() }
+        IndexError::Corrupt {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
     }
     pub(crate) fn tantivy(path: &Path, source: tantivy::TantivyError) -> Self {
-        IndexError::Tantivy { path: path.to_path_buf(), source }
+        IndexError::Tantivy {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -105,6 +114,12 @@ impl Index {
             ));
         }
         let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), &manifest)?;
-        Ok(Index { dir: dir.to_path_buf(), manifest, store, lexical, dense })
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            manifest,
+            store,
+            lexical,
+            dense,
+        })
     }
 }

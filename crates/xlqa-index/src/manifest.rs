@@ -104,9 +104,15 @@ impl Manifest {
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| IndexError::corrupt(path, format!("not valid JSON: {e}")))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
-            return Err(IndexError::corrupt(path, "not an xlqa index manifest (field \"format\" is not \"xlqa-index\")"));
+            return Err(IndexError::corrupt(
+                path,
+                "not an xlqa index manifest (field \"format\" is not \"xlqa-index\")",
+            ));
         }
-        let version = v.get("format_version").and_then(|f| f.as_u64()).unwrap_or(0);
+        let version = v
+            .get("format_version")
+            .and_then(|f| f.as_u64())
+            .unwrap_or(0);
         if version != u64::from(FORMAT_VERSION) {
             return Err(IndexError::Mismatch(format!(
                 "index {} has format version {version}, but this xlqa reads version {FORMAT_VERSION}: rebuild it with `xlqa index COLLECTION --out {} --force`",
@@ -114,7 +120,8 @@ impl Manifest {
                 dir.display()
             )));
         }
-        serde_json::from_value(v).map_err(|e| IndexError::corrupt(path, format!("bad manifest: {e}")))
+        serde_json::from_value(v)
+            .map_err(|e| IndexError::corrupt(path, format!("bad manifest: {e}")))
     }
 
     pub fn write(&self, path: &Path) -> Result<(), IndexError> {
@@ -153,9 +160,16 @@ mod tests {
 
     fn sample() -> Manifest {
         Manifest::new(
-            EncoderInfo { id: "enc".into(), weights_sha256: "ab".repeat(32), dim: 4 },
+            EncoderInfo {
+                id: "enc".into(),
+                weights_sha256: "ab".repeat(32),
+                dim: 4,
+            },
             "lid".into(),
-            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            ChunkingInfo {
+                target_tokens: 100,
+                min_tokens: 20,
+            },
             BTreeMap::new(),
             Counts::default(),
         )
@@ -169,9 +183,16 @@ mod tests {
         m.write(&p).unwrap();
         assert_eq!(Manifest::read(&p).unwrap(), m);
 
-        let other = EncoderInfo { id: "enc2".into(), weights_sha256: "cd".repeat(32), dim: 4 };
+        let other = EncoderInfo {
+            id: "enc2".into(),
+            weights_sha256: "cd".repeat(32),
+            dim: 4,
+        };
         let e = m.check_encoder(&other, dir.path()).unwrap_err().to_string();
-        assert!(e.contains("was built with encoder enc") && e.contains("rebuild"), "{e}");
+        assert!(
+            e.contains("was built with encoder enc") && e.contains("rebuild"),
+            "{e}"
+        );
         m.check_encoder(&m.encoder, dir.path()).unwrap();
     }
 
@@ -186,9 +207,14 @@ mod tests {
         assert!(e.contains("format version") && e.contains("rebuild"), "{e}");
 
         std::fs::write(&p, b"{\"format\":\"something\"}").unwrap();
-        assert!(Manifest::read(&p).unwrap_err().to_string().contains("not an xlqa index"));
+        assert!(Manifest::read(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not an xlqa index"));
 
-        let e = Manifest::read(&dir.path().join("nope/manifest.json")).unwrap_err().to_string();
+        let e = Manifest::read(&dir.path().join("nope/manifest.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not an xlqa index"), "{e}");
     }
 }

@@ -15,8 +15,9 @@ impl PassageStore {
         let f = std::fs::File::create(path).map_err(|e| IndexError::io(path, e))?;
         let mut w = BufWriter::new(f);
         for p in passages {
-            serde_json::to_writer(&mut w, p)
-                .map_err(|e| IndexError::corrupt(path, format!("cannot write passage {}: {e}", p.id)))?;
+            serde_json::to_writer(&mut w, p).map_err(|e| {
+                IndexError::corrupt(path, format!("cannot write passage {}: {e}", p.id))
+            })?;
             w.write_all(b"\n").map_err(|e| IndexError::io(path, e))?;
         }
         w.flush().map_err(|e| IndexError::io(path, e))

@@ -21,7 +21,10 @@ impl IndexWriter {
             let is_index = out.join(crate::MANIFEST_FILE).exists();
             if !force {
                 return Err(IndexError::Usage(if is_index {
-                    format!("{} already holds an index: pass --force to replace it", out.display())
+                    format!(
+                        "{} already holds an index: pass --force to replace it",
+                        out.display()
+                    )
                 } else {
                     format!(
                         "{} exists and is not an xlqa index: choose another --out directory",
@@ -29,7 +32,12 @@ impl IndexWriter {
                     )
                 }));
             }
-            if !is_index && out.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+            if !is_index
+                && out
+                    .read_dir()
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
                 return Err(IndexError::Usage(format!(
                     "{} exists, is not empty and is not an xlqa index: refusing to replace it even with --force",
                     out.display()
@@ -57,7 +65,11 @@ impl IndexWriter {
         }
         let tmp = parent.join(format!("{name}.partial-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
-        Ok(IndexWriter { out: out.to_path_buf(), tmp, finished: false })
+        Ok(IndexWriter {
+            out: out.to_path_buf(),
+            tmp,
+            finished: false,
+        })
     }
 
     /// Directory to write the parts into.
@@ -97,9 +109,16 @@ mod tests {
 
     fn manifest() -> Manifest {
         Manifest::new(
-            EncoderInfo { id: "e".into(), weights_sha256: "0".into(), dim: 1 },
+            EncoderInfo {
+                id: "e".into(),
+                weights_sha256: "0".into(),
+                dim: 1,
+            },
             "lid".into(),
-            ChunkingInfo { target_tokens: 100, min_tokens: 20 },
+            ChunkingInfo {
+                target_tokens: 100,
+                min_tokens: 20,
+            },
             Default::default(),
             Counts::default(),
         )
@@ -126,7 +145,10 @@ mod tests {
         assert!(out.join("manifest.json").exists());
 
         // an existing index needs --force; with it, it is replaced
-        let e = IndexWriter::create(&out, false).err().expect("refused").to_string();
+        let e = IndexWriter::create(&out, false)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(e.contains("--force"), "{e}");
         let w = IndexWriter::create(&out, true).unwrap();
         std::fs::write(w.dir().join("new"), b"y").unwrap();
@@ -138,7 +160,10 @@ mod tests {
         let other = d.path().join("other");
         std::fs::create_dir_all(&other).unwrap();
         std::fs::write(other.join("precious"), b"z").unwrap();
-        let e = IndexWriter::create(&other, true).err().expect("refused").to_string();
+        let e = IndexWriter::create(&other, true)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(e.contains("not an xlqa index"), "{e}");
         assert!(other.join("precious").exists());
     }

@@ -39,9 +39,9 @@ impl std::fmt::Display for Precision {
 pub struct CandleError {
     /// What was being done.
     pub context: String,
-    /// The candle error.
+    /// The candle error (boxed: it is large).
     #[source]
-    pub source: candle_core::Error,
+    pub source: Box<candle_core::Error>,
 }
 
 /// Errors loading the model.
@@ -63,13 +63,32 @@ impl<T> Ctx<T> for candle_core::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, CandleError> {
         self.map_err(|source| CandleError {
             context: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }
 
+/// A weight matrix of PyTorch shape `[out, in]`.
+enum Weight {
+    /// Q4_0 blocks, `[out, in]`.
+    Q4(QMatMul),
+    /// f32, `[out, in]` (multiplied as a transposed view: measured faster
+    /// with candle's gemm call than a contiguous `[in, out]` copy).
+    F32(Tensor),
+}
+
+impl Weight {
+    /// `x [m, in] -> [m, out]`.
+    fn matmul(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Weight::Q4(q) => q.forward(x),
+            Weight::F32(w) => x.matmul(&w.t()?),
+        }
+    }
+}
+
 struct Linear {
-    w: QMatMul,
+    w: Weight,
     /// The bias as a tensor (for `broadcast_add`) and as a slice (for fused ops).
     b: Tensor,
     bv: Vec<f32>,
@@ -77,7 +96,7 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.w.forward(x)?.broadcast_add(&self.b)
+        self.w.matmul(x)?.broadcast_add(&self.b)
     }
 }
 
@@ -119,8 +138,10 @@ fn q4_tensor(
     let bytes = f.tensor_bytes(name, DType::Q4_0, rows * cols)?;
     // The slice comes from a page-aligned map at a 4-byte aligned offset and has
     // exactly rows*cols/32 blocks (both checked by the reader).
-    Ok(qtensor_from_ggml(GgmlDType::Q4_0, bytes, vec![rows, cols], dev)
-        .ctx(|| format!("loading {name} as Q4_0 [{rows}, {cols}]"))?)
+    Ok(
+        qtensor_from_ggml(GgmlDType::Q4_0, bytes, vec![rows, cols], dev)
+            .ctx(|| format!("loading {name} as Q4_0 [{rows}, {cols}]"))?,
+    )
 }
 
 fn linear(
@@ -134,13 +155,12 @@ fn linear(
     let name = format!("{prefix}.w");
     let q = q4_tensor(f, &name, rows, cols, dev)?;
     let w = match precision {
-        Precision::Q4 => QMatMul::from_qtensor(q),
+        Precision::Q4 => Weight::Q4(QMatMul::from_qtensor(q).ctx(|| format!("preparing {name}"))?),
         Precision::F32 => {
             let t = q.dequantize(dev).ctx(|| format!("dequantizing {name}"))?;
-            Ok(QMatMul::Tensor(t))
+            Weight::F32(t)
         }
-    }
-    .ctx(|| format!("preparing {name}"))?;
+    };
     let bname = format!("{prefix}.b");
     let bv = f.f32_tensor(&bname, rows)?;
     let b = Tensor::from_slice(&bv, rows, dev).ctx(|| format!("loading {bname}"))?;
@@ -158,8 +178,8 @@ impl Bert {
         let pos = Tensor::from_vec(pos, (h.max_positions, hs), &dev)
             .ctx(|| "loading emb.pos".to_string())?;
         let ty = f.f32_tensor("emb.type", h.type_vocab * hs)?;
-        let type0 = Tensor::from_vec(ty[..hs].to_vec(), hs, &dev)
-            .ctx(|| "loading emb.type".to_string())?;
+        let type0 =
+            Tensor::from_vec(ty[..hs].to_vec(), hs, &dev).ctx(|| "loading emb.type".to_string())?;
         let eln = (f.f32_tensor("emb.ln.w", hs)?, f.f32_tensor("emb.ln.b", hs)?);
         let mut layers = Vec::with_capacity(h.layers);
         for l in 0..h.layers {
@@ -170,13 +190,13 @@ impl Bert {
                     let k = linear(f, &p("k"), hs, hs, precision, &dev)?;
                     let v = linear(f, &p("v"), hs, hs, precision, &dev)?;
                     match (&q.w, &k.w, &v.w) {
-                        (QMatMul::Tensor(qw), QMatMul::Tensor(kw), QMatMul::Tensor(vw)) => {
+                        (Weight::F32(qw), Weight::F32(kw), Weight::F32(vw)) => {
                             let ctx = || format!("fusing l{l}.q/k/v");
                             let w = Tensor::cat(&[qw, kw, vw], 0).ctx(ctx)?;
                             let b = Tensor::cat(&[&q.b, &k.b, &v.b], 0).ctx(ctx)?;
                             let bv = [q.bv, k.bv, v.bv].concat();
                             Qkv::Fused(Linear {
-                                w: QMatMul::Tensor(w),
+                                w: Weight::F32(w),
                                 b,
                                 bv,
                             })
@@ -185,10 +205,16 @@ impl Bert {
                     }
                 },
                 ao: linear(f, &p("ao"), hs, hs, precision, &dev)?,
-                aln: (f.f32_tensor(&p("aln.w"), hs)?, f.f32_tensor(&p("aln.b"), hs)?),
+                aln: (
+                    f.f32_tensor(&p("aln.w"), hs)?,
+                    f.f32_tensor(&p("aln.b"), hs)?,
+                ),
                 fi: linear(f, &p("fi"), ff, hs, precision, &dev)?,
                 fo: linear(f, &p("fo"), hs, ff, precision, &dev)?,
-                oln: (f.f32_tensor(&p("oln.w"), hs)?, f.f32_tensor(&p("oln.b"), hs)?),
+                oln: (
+                    f.f32_tensor(&p("oln.w"), hs)?,
+                    f.f32_tensor(&p("oln.b"), hs)?,
+                ),
             });
         }
         Ok(Bert {
@@ -229,7 +255,10 @@ impl Bert {
         l: usize,
     ) -> candle_core::Result<Vec<Vec<f32>>> {
         if ids.len() != b * l || lens.iter().any(|&n| n == 0 || n > l) {
-            candle_core::bail!("{} ids / lengths {lens:?} do not form a [{b}, {l}] batch", ids.len())
+            candle_core::bail!(
+                "{} ids / lengths {lens:?} do not form a [{b}, {l}] batch",
+                ids.len()
+            )
         }
         let h = self.header.hidden;
         let nh = self.header.heads;
@@ -280,12 +309,24 @@ impl Bert {
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((b * l, h))?;
-            let a = layer.ao.w.forward(&ctx)?;
-            x = ops::layer_norm(&a, Some((&x, &layer.ao.bv)), &layer.aln.0, &layer.aln.1, eps)?;
-            let m = layer.fi.w.forward(&x)?;
+            let a = layer.ao.w.matmul(&ctx)?;
+            x = ops::layer_norm(
+                &a,
+                Some((&x, &layer.ao.bv)),
+                &layer.aln.0,
+                &layer.aln.1,
+                eps,
+            )?;
+            let m = layer.fi.w.matmul(&x)?;
             let m = ops::bias_gelu_erf(&m, &layer.fi.bv)?;
-            let f = layer.fo.w.forward(&m)?;
-            x = ops::layer_norm(&f, Some((&x, &layer.fo.bv)), &layer.oln.0, &layer.oln.1, eps)?;
+            let f = layer.fo.w.matmul(&m)?;
+            x = ops::layer_norm(
+                &f,
+                Some((&x, &layer.fo.bv)),
+                &layer.oln.0,
+                &layer.oln.1,
+                eps,
+            )?;
         }
         let x = x.to_dtype(CDType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         Ok(mean_pool_normalize(&x, lens, l, h))

@@ -184,7 +184,7 @@ impl DType {
         match self {
             DType::F32 => count.checked_mul(4),
             DType::Q4_0 => {
-                if count % Q4_BLOCK as u64 != 0 {
+                if !count.is_multiple_of(Q4_BLOCK as u64) {
                     None
                 } else {
                     Some(count / Q4_BLOCK as u64 * Q4_BLOCK_BYTES as u64)
@@ -358,7 +358,10 @@ fn parse(data: &[u8], path: &Path) -> Result<Parsed, E5s1Error> {
     // Tokenizer tables: validated for consistency, then skipped.
     let n_pieces = c.dim("tokenizer piece count", BIG)?;
     let mut special = [0u32; 4];
-    for (slot, what) in special.iter_mut().zip(["bos id", "eos id", "pad id", "unk id"]) {
+    for (slot, what) in special
+        .iter_mut()
+        .zip(["bos id", "eos id", "pad id", "unk id"])
+    {
         let v = c.i32(what)?;
         if v < 0 || v as usize >= n_pieces {
             return Err(c.invalid(what, format!("is {v}, expected 0..{n_pieces}")));
@@ -693,7 +696,10 @@ pub(crate) mod tests {
                 specs.push((format!("l{l}.{s}"), d, n));
             }
         }
-        let dir_len: usize = 4 + specs.iter().map(|(n, _, _)| 2 + n.len() + 21).sum::<usize>();
+        let dir_len: usize = 4 + specs
+            .iter()
+            .map(|(n, _, _)| 2 + n.len() + 21)
+            .sum::<usize>();
         let mut off = (out.len() + dir_len).div_ceil(32) * 32;
         let mut data = Vec::new();
         out.extend_from_slice(&(specs.len() as i32).to_le_bytes());

