@@ -276,8 +276,7 @@ impl LexicalIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{ChunkingInfo, Counts};
-    use crate::EncoderInfo;
+    use crate::manifest::test_manifest;
     use xlqa_core::LangSource;
 
     fn passage(id: &str, lang: &str, title: &str, text: &str) -> Passage {
@@ -307,22 +306,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lexical");
         LexicalIndex::build(&path, &ps, &analyzers, &|_| {}).unwrap();
-        let manifest = Manifest::new(
-            EncoderInfo {
-                id: "e".into(),
-                weights_sha256: "0".into(),
-                dim: 1,
-            },
-            "lid".into(),
-            ChunkingInfo {
-                target_tokens: 100,
-                min_tokens: 20,
-            },
+        let manifest = test_manifest(
             analyzers
                 .iter()
                 .map(|(l, a)| (l.clone(), analyzer_info(a)))
                 .collect(),
-            Counts::default(),
         );
         let idx = LexicalIndex::open(&path, &manifest).unwrap();
         (dir, idx)
@@ -369,20 +357,7 @@ mod tests {
         let mut info = analyzer_info(&a);
         info.description = "an older rule set".into();
         analyzers.insert("zh".to_string(), info);
-        let manifest = Manifest::new(
-            EncoderInfo {
-                id: "e".into(),
-                weights_sha256: "0".into(),
-                dim: 1,
-            },
-            "lid".into(),
-            ChunkingInfo {
-                target_tokens: 100,
-                min_tokens: 20,
-            },
-            analyzers,
-            Counts::default(),
-        );
+        let manifest = test_manifest(analyzers);
         let e = LexicalIndex::open(&d.path().join("lexical"), &manifest)
             .err()
             .expect("refused")

@@ -150,6 +150,25 @@ impl Manifest {
     }
 }
 
+/// A manifest with a dummy encoder, for tests of the parts that read one.
+#[cfg(test)]
+pub(crate) fn test_manifest(analyzers: BTreeMap<String, AnalyzerInfo>) -> Manifest {
+    Manifest::new(
+        EncoderInfo {
+            id: "enc".into(),
+            weights_sha256: "ab".repeat(32),
+            dim: 4,
+        },
+        "lid".into(),
+        ChunkingInfo {
+            target_tokens: 100,
+            min_tokens: 20,
+        },
+        analyzers,
+        Counts::default(),
+    )
+}
+
 fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
@@ -159,20 +178,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        Manifest::new(
-            EncoderInfo {
-                id: "enc".into(),
-                weights_sha256: "ab".repeat(32),
-                dim: 4,
-            },
-            "lid".into(),
-            ChunkingInfo {
-                target_tokens: 100,
-                min_tokens: 20,
-            },
-            BTreeMap::new(),
-            Counts::default(),
-        )
+        test_manifest(BTreeMap::new())
     }
 
     #[test]

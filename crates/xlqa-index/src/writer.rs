@@ -104,24 +104,10 @@ impl Drop for IndexWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{ChunkingInfo, Counts};
-    use crate::EncoderInfo;
+    use crate::manifest::test_manifest;
 
     fn manifest() -> Manifest {
-        Manifest::new(
-            EncoderInfo {
-                id: "e".into(),
-                weights_sha256: "0".into(),
-                dim: 1,
-            },
-            "lid".into(),
-            ChunkingInfo {
-                target_tokens: 100,
-                min_tokens: 20,
-            },
-            Default::default(),
-            Counts::default(),
-        )
+        test_manifest(Default::default())
     }
 
     #[test]
