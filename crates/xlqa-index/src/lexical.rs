@@ -244,12 +244,19 @@ impl LexicalIndex {
             .search(&query, &TopDocs::with_limit(k).order_by_score())
             .map_err(|e| IndexError::tantivy(&self.path, e))?;
         let mut hits = Vec::with_capacity(top.len());
+        let mut columns = BTreeMap::new();
         for (score, addr) in top {
-            let col = searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .u64(ROW_FIELD)
-                .map_err(|e| IndexError::tantivy(&self.path, e))?;
+            // the row column of each segment is opened once per search
+            let col = match columns.entry(addr.segment_ord) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => v.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64(ROW_FIELD)
+                        .map_err(|e| IndexError::tantivy(&self.path, e))?,
+                ),
+            };
             let row = match col.first(addr.doc_id) {
                 Some(r) => r,
                 None => {

@@ -394,7 +394,7 @@ impl Engine {
                                 p.lang, ql.lang, ql.lang
                             ));
                         }
-                        answer = Some(crate::engine::Answer {
+                        answer = Some(Answer {
                             text: s.text,
                             lang: p.lang.clone(),
                             cross_lingual: cross,

@@ -171,8 +171,12 @@ pub fn build_index(
             labelled.push((d, l, LangSource::Given));
             continue;
         }
-        let sample: String = format!("{} {}", d.title, d.text)
+        // title + the start of the text, without copying whole long documents
+        let sample: String = d
+            .title
             .chars()
+            .chain(std::iter::once(' '))
+            .chain(d.text.chars())
             .take(1000)
             .collect();
         match langid.detect(&sample) {
