@@ -1,6 +1,9 @@
 //! `xlqa`: the command-line front end. Argument parsing and output only; all
 //! work happens in the library crates.
 
+mod eval_lareqa;
+mod eval_qa;
+mod eval_retrieval;
 mod output;
 
 use anyhow::{bail, Context, Result};
@@ -215,6 +218,16 @@ enum EvalCmd {
         #[arg(long, default_value_t = 100)]
         reader_sample: usize,
     },
+    /// LAReQA (Roy et al. 2020): language-agnostic answer-sentence retrieval on
+    /// XQuAD-R / MLQA-R, with mAP and the language-bias diagnostics.
+    Lareqa(eval_lareqa::LareqaArgs),
+    /// Open-retrieval metrics over an xlqa index: Recall@k, nDCG@10 (TREC qrels),
+    /// answer-string recall R^L@k / R^multi@k (CORA), R@2kt / R@5kt (XOR-TyDi).
+    Retrieval(eval_retrieval::RetrievalArgs),
+    /// QA answer metrics: token F1 / exact match (per language, macro) and BLEU.
+    Qa(eval_qa::QaArgs),
+    /// Paired bootstrap (Koehn 2004) between two runs of the same questions.
+    Compare(eval_qa::CompareArgs),
 }
 
 fn main() {
@@ -535,5 +548,9 @@ fn eval(cmd: EvalCmd) -> Result<()> {
             }
             Ok(())
         }
+        EvalCmd::Lareqa(a) => eval_lareqa::run(a),
+        EvalCmd::Retrieval(a) => eval_retrieval::run(a),
+        EvalCmd::Qa(a) => eval_qa::run_qa(a),
+        EvalCmd::Compare(a) => eval_qa::run_compare(a),
     }
 }

@@ -13,12 +13,14 @@
 //! ```
 
 pub mod bert;
+pub mod cache;
 pub mod e5s1;
 pub mod encoder;
 pub mod install;
 mod ops;
 
 pub use bert::Precision;
+pub use cache::{CacheError, CacheStats, EmbeddingCache};
 pub use encoder::{Encoder, EncoderOptions, ModelError, TextKind, E5_SMALL_ID};
 pub use install::{
     Artifact, InstallError, ModelHome, DEFAULT_ARTIFACTS, E5_SMALL_Q4, E5_SMALL_TOKENIZER, LID_176,

@@ -81,7 +81,7 @@ impl TokenCounter for EncoderCounter<'_> {
 
 /// Progress of one stage: a bar on a terminal; on a pipe or log file, a
 /// line at every tenth of the work, so long jobs show progress there too.
-pub(crate) struct Progress {
+pub struct Progress {
     bar: ProgressBar,
     what: String,
     len: u64,
@@ -90,7 +90,7 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn set_position(&self, n: u64) {
+    pub fn set_position(&self, n: u64) {
         self.bar.set_position(n);
         if self.log_lines && self.len > 0 {
             let tenth = n * 10 / self.len;
@@ -103,16 +103,17 @@ impl Progress {
         }
     }
 
-    pub(crate) fn inc(&self, d: u64) {
+    pub fn inc(&self, d: u64) {
         self.set_position(self.bar.position() + d);
     }
 
-    pub(crate) fn finish_and_clear(&self) {
+    pub fn finish_and_clear(&self) {
         self.bar.finish_and_clear();
     }
 }
 
-pub(crate) fn bar(len: u64, what: &str, show: bool) -> Progress {
+/// A progress display for `len` steps of `what` (nothing when `show` is false).
+pub fn bar(len: u64, what: &str, show: bool) -> Progress {
     use std::io::IsTerminal;
     let tty = std::io::stderr().is_terminal();
     let pb = if show && tty {

@@ -1,0 +1,603 @@
+//! LAReQA (Roy et al., EMNLP 2020): language-agnostic answer retrieval from a
+//! multilingual pool, on XQuAD-R / MLQA-R.
+//!
+//! **Task.** Every sentence of every context paragraph of every language is a
+//! candidate, all in one pool (XQuAD-R: 13,014 sentences in 11 languages).
+//! A candidate is correct for question `q` when it holds the answer of `q`
+//! or of a question with the same id in another language (its translations),
+//! located with `answer_start` and `sentence_breaks` (see
+//! [`AnswerSentenceRule`]). So an XQuAD-R question has 11 correct
+//! candidates, one per language; an MLQA-R question 2–4.
+//!
+//! **Candidate text.** The sentence alone, or the sentence followed by its
+//! paragraph (`sentence+context`, the paper's "QA with context" input).
+//!
+//! **Metrics** (per question, then averaged over the questions of each
+//! question language and over all questions; see [`metrics`] for ties):
+//! mAP (the paper's Eq. 1), MRR, Recall@1/10/100.
+//!
+//! **Language-bias diagnostics.**
+//! - *Remove one target* (paper §6.2, Table 3): each question's pool loses
+//!   either its same-language correct candidate (`–same`) or one correct
+//!   candidate of another language chosen at random (`–rand`, seeded); mAP is
+//!   computed over the remaining targets. A model that prefers its own
+//!   language ranks the same-language target high, so losing it costs more:
+//!   `%Δ = 100 · (mAP(–same) − mAP(–rand)) / mAP(–rand)` is then clearly
+//!   negative; near 0 means no same-language preference.
+//! - *Limit to one target* (paper Fig. 4): for question language X and
+//!   answer language Y, only the Y target counts and the other targets leave
+//!   the pool; the mean AP (= MRR here, one target) fills cell (X, Y) of the
+//!   language-pair matrix.
+//! - *Top-100 languages* (paper Appendix B): the share of each candidate
+//!   language among the 100 best candidates, per question language.
+//! - *Monolingual pool* (paper Table 4's zero-shot variant): each question is
+//!   asked against the candidates of its own language only.
+//!
+//! Retrievers: the dense encoder (cosine of L2-normalized e5 embeddings,
+//! `query: ` / `passage: ` prefixes), BM25 (one field per candidate language
+//! with that language's analyzer; the question is analyzed with its own
+//! language's analyzer and searched over all fields, as `xlqa ask` does) and
+//! their hybrid (weighted reciprocal-rank fusion of the two top-`depth`
+//! lists). Candidates a retriever does not return share the lowest score.
+
+pub mod data;
+pub mod metrics;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use xlqa_core::{Hit, Lang, LangSource, Passage};
+use xlqa_index::lexical::LexicalIndex;
+use xlqa_models::{EmbeddingCache, Encoder, TextKind};
+use xlqa_text::analyze::Analyzer;
+
+pub use data::{read_lareqa_dir, AnswerSentenceRule, LareqaData, LoadOptions};
+use metrics::{top_k, RankCounts, Variant};
+pub use report::LareqaReport;
+
+/// Errors of the LAReQA evaluation.
+#[derive(Debug, thiserror::Error)]
+pub enum LareqaError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid JSON (line {line}, column {column}): {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path} at {json_path}: {message}")]
+    Format {
+        path: PathBuf,
+        json_path: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Data(String),
+    #[error(transparent)]
+    Cache(#[from] xlqa_models::CacheError),
+    #[error(transparent)]
+    Model(#[from] xlqa_models::ModelError),
+    #[error(transparent)]
+    Index(#[from] xlqa_index::IndexError),
+}
+
+impl LareqaError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> LareqaError {
+        LareqaError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What a candidate's text is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum CandidateMode {
+    /// The sentence alone.
+    #[default]
+    #[serde(rename = "sentence")]
+    Sentence,
+    /// The sentence, a newline, then its whole paragraph.
+    #[serde(rename = "sentence+context")]
+    SentenceContext,
+}
+
+impl std::str::FromStr for CandidateMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sentence" => Ok(CandidateMode::Sentence),
+            "sentence+context" => Ok(CandidateMode::SentenceContext),
+            _ => Err(format!(
+                "unknown candidate mode '{s}' (expected sentence or sentence+context)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for CandidateMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CandidateMode::Sentence => "sentence",
+            CandidateMode::SentenceContext => "sentence+context",
+        })
+    }
+}
+
+/// The retriever under evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LareqaRetriever {
+    Dense,
+    Bm25,
+    Hybrid,
+}
+
+impl std::str::FromStr for LareqaRetriever {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dense" => Ok(LareqaRetriever::Dense),
+            "bm25" => Ok(LareqaRetriever::Bm25),
+            "hybrid" => Ok(LareqaRetriever::Hybrid),
+            _ => Err(format!(
+                "unknown retriever '{s}' (expected dense, bm25 or hybrid)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LareqaRetriever {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LareqaRetriever::Dense => "dense",
+            LareqaRetriever::Bm25 => "bm25",
+            LareqaRetriever::Hybrid => "hybrid",
+        })
+    }
+}
+
+/// Settings of a run.
+#[derive(Clone, Debug)]
+pub struct LareqaOptions {
+    pub candidate: CandidateMode,
+    pub retriever: LareqaRetriever,
+    /// Hybrid: length of each fused list.
+    pub depth: usize,
+    /// Hybrid: RRF constant and weights.
+    pub rrf_k: f32,
+    pub w_dense: f32,
+    pub w_bm25: f32,
+    /// Seed of the random target removed in `–rand`.
+    pub seed: u64,
+    /// Keep embeddings for the PCA plot (at most this many of each kind).
+    pub pca_sample: usize,
+}
+
+impl Default for LareqaOptions {
+    fn default() -> Self {
+        LareqaOptions {
+            candidate: CandidateMode::Sentence,
+            retriever: LareqaRetriever::Dense,
+            depth: 1000,
+            rrf_k: 60.0,
+            w_dense: 1.0,
+            w_bm25: 1.0,
+            seed: 12345,
+            pca_sample: 1500,
+        }
+    }
+}
+
+/// Recall cut-offs reported.
+pub const CUTOFFS: [usize; 3] = [1, 10, 100];
+
+/// Everything measured for one question.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuestionResult {
+    /// Question id (shared with its translations) and language.
+    pub id: String,
+    pub lang: String,
+    pub ap: f64,
+    pub rr: f64,
+    /// Recall@1, @10, @100.
+    pub recall: [f64; 3],
+    /// AP with the same-language target removed (`None` without one, or
+    /// when it is the only target).
+    pub ap_minus_same: Option<f64>,
+    /// AP with one random other-language target removed.
+    pub ap_minus_rand: Option<f64>,
+    /// AP against the candidates of the question's language only.
+    pub ap_mono: Option<f64>,
+    /// AP (= RR) with only the target of each answer language (by language
+    /// index; `None` where that language has no target).
+    pub ap_by_target: Vec<Option<f64>>,
+    /// Candidates of each language among the top 100.
+    pub top100: Vec<u32>,
+}
+
+/// Embeddings in hand for the PCA plot: (language index, is question, vector).
+pub type Points = Vec<(usize, bool, Vec<f32>)>;
+
+/// The text of candidate `c` under `mode`.
+pub fn candidate_text(d: &LareqaData, c: usize, mode: CandidateMode) -> String {
+    let cand = &d.candidates[c];
+    match mode {
+        CandidateMode::Sentence => cand.sentence.clone(),
+        CandidateMode::SentenceContext => {
+            format!("{}\n{}", cand.sentence, d.contexts[cand.context])
+        }
+    }
+}
+
+/// Dense embeddings of questions and candidates, through the cache.
+pub struct Embeddings {
+    pub questions: Vec<Vec<f32>>,
+    pub candidates: Vec<Vec<f32>>,
+    pub stats: xlqa_models::CacheStats,
+    pub seconds: f64,
+}
+
+/// Encodes (or reads from `cache`) the questions and candidate texts.
+pub fn embed(
+    d: &LareqaData,
+    mode: CandidateMode,
+    enc: &Encoder,
+    cache: &mut EmbeddingCache,
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<Embeddings, LareqaError> {
+    let t = Instant::now();
+    let qtexts: Vec<&str> = d.questions.iter().map(|q| q.text.as_str()).collect();
+    let (questions, s1) = cache.encode(enc, &qtexts, TextKind::Query, 512, &|a, b| {
+        progress("questions", a, b)
+    })?;
+    let ctexts: Vec<String> = (0..d.candidates.len())
+        .map(|c| candidate_text(d, c, mode))
+        .collect();
+    let crefs: Vec<&str> = ctexts.iter().map(|s| s.as_str()).collect();
+    let (candidates, s2) = cache.encode(enc, &crefs, TextKind::Passage, 512, &|a, b| {
+        progress("candidates", a, b)
+    })?;
+    Ok(Embeddings {
+        questions,
+        candidates,
+        stats: xlqa_models::CacheStats {
+            hits: s1.hits + s2.hits,
+            encoded: s1.encoded + s2.encoded,
+        },
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// A BM25 index over the candidates, in a temporary folder.
+pub struct Bm25Pool {
+    _dir: tempfile::TempDir,
+    index: LexicalIndex,
+    analyzers: Vec<Analyzer>,
+}
+
+impl Bm25Pool {
+    /// Indexes every candidate with its language's analyzer.
+    pub fn build(d: &LareqaData, mode: CandidateMode) -> Result<Bm25Pool, LareqaError> {
+        let dir = tempfile::tempdir().map_err(|e| LareqaError::io(Path::new("(temp dir)"), e))?;
+        let passages: Vec<Passage> = (0..d.candidates.len())
+            .map(|c| Passage {
+                id: format!("c{c}"),
+                doc_id: format!("c{c}"),
+                title: String::new(),
+                text: candidate_text(d, c, mode),
+                lang: d.langs[d.candidates[c].lang].clone(),
+                lang_source: LangSource::Given,
+                n_tokens: 0,
+            })
+            .collect();
+        let analyzers: Vec<Analyzer> = d.langs.iter().map(Analyzer::for_lang).collect();
+        let by_code: BTreeMap<String, Analyzer> = d
+            .langs
+            .iter()
+            .zip(&analyzers)
+            .map(|(l, a)| (l.as_str().to_string(), a.clone()))
+            .collect();
+        let path = dir.path().join("lexical");
+        LexicalIndex::build(&path, &passages, &by_code, &|_| {})?;
+        let manifest = lexical_manifest(&by_code);
+        let index = LexicalIndex::open(&path, &manifest)?;
+        Ok(Bm25Pool {
+            _dir: dir,
+            index,
+            analyzers,
+        })
+    }
+
+    /// BM25 hits of question text `q` (in language `lang`), best first.
+    pub fn search(&self, q: &str, lang: usize, k: usize) -> Result<Vec<Hit>, LareqaError> {
+        let terms: Vec<String> = self.analyzers[lang]
+            .analyze(q)
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        Ok(self.index.search(&terms, k, &|_| true)?)
+    }
+}
+
+/// The minimal manifest `LexicalIndex::open` checks analyzers against.
+fn lexical_manifest(analyzers: &BTreeMap<String, Analyzer>) -> xlqa_index::Manifest {
+    xlqa_index::Manifest::new(
+        xlqa_index::EncoderInfo {
+            id: "none".into(),
+            weights_sha256: String::new(),
+            dim: 0,
+        },
+        String::new(),
+        xlqa_index::manifest::ChunkingInfo {
+            target_tokens: 0,
+            min_tokens: 0,
+        },
+        analyzers
+            .iter()
+            .map(|(l, a)| (l.clone(), xlqa_index::lexical::analyzer_info(a)))
+            .collect(),
+        Default::default(),
+    )
+}
+
+const LOWEST: f32 = f32::NEG_INFINITY;
+
+/// Scores of every candidate for every question, computed on demand.
+pub trait PoolScorer: Sync {
+    /// Scores of all candidates for question `q` (higher is better).
+    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError>;
+}
+
+/// Cosine similarity of L2-normalized embeddings.
+pub struct DenseScorer<'a> {
+    pub questions: &'a [Vec<f32>],
+    /// Candidate matrix, row-major.
+    flat: Vec<f32>,
+    dim: usize,
+}
+
+impl<'a> DenseScorer<'a> {
+    pub fn new(questions: &'a [Vec<f32>], candidates: &[Vec<f32>]) -> DenseScorer<'a> {
+        let dim = candidates.first().map_or(0, |v| v.len());
+        let flat = candidates.iter().flat_map(|v| v.iter().copied()).collect();
+        DenseScorer {
+            questions,
+            flat,
+            dim,
+        }
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // eight accumulators: vectorizes, and sums in a fixed order
+    let mut acc = [0f32; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        s += x * y;
+    }
+    s
+}
+
+impl PoolScorer for DenseScorer<'_> {
+    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
+        let qv = &self.questions[q];
+        Ok(self
+            .flat
+            .chunks_exact(self.dim.max(1))
+            .map(|c| dot(qv, c))
+            .collect())
+    }
+}
+
+/// BM25 over the whole pool.
+pub struct Bm25Scorer<'a> {
+    pub pool: &'a Bm25Pool,
+    pub data: &'a LareqaData,
+}
+
+impl PoolScorer for Bm25Scorer<'_> {
+    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
+        let n = self.data.candidates.len();
+        let qu = &self.data.questions[q];
+        let mut s = vec![LOWEST; n];
+        for h in self.pool.search(&qu.text, qu.lang, n)? {
+            s[h.passage as usize] = h.score;
+        }
+        Ok(s)
+    }
+}
+
+/// Weighted RRF of the dense and BM25 top-`depth` lists.
+pub struct HybridScorer<'a> {
+    pub dense: DenseScorer<'a>,
+    pub bm25: Bm25Scorer<'a>,
+    pub depth: usize,
+    pub rrf_k: f32,
+    pub w_dense: f32,
+    pub w_bm25: f32,
+}
+
+impl PoolScorer for HybridScorer<'_> {
+    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
+        let ds = self.dense.scores(q)?;
+        let dense: Vec<Hit> = top_k(&ds, self.depth)
+            .into_iter()
+            .map(|c| Hit {
+                passage: c as u32,
+                score: ds[c],
+            })
+            .collect();
+        let qu = &self.bm25.data.questions[q];
+        let bm25 = self.bm25.pool.search(&qu.text, qu.lang, self.depth)?;
+        let fused = xlqa_search::fusion::rrf(
+            &dense,
+            &bm25,
+            self.w_dense,
+            self.w_bm25,
+            self.rrf_k,
+            usize::MAX,
+        );
+        let mut s = vec![LOWEST; ds.len()];
+        for f in fused {
+            s[f.passage as usize] = f.score;
+        }
+        Ok(s)
+    }
+}
+
+/// splitmix64: the seeded choice of the `–rand` target.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Evaluates every question of `d` with `scorer`. `progress(done, total)`
+/// is called now and then from worker threads.
+pub fn evaluate(
+    d: &LareqaData,
+    scorer: &dyn PoolScorer,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<QuestionResult>, LareqaError> {
+    let answers = d.answers_by_qid();
+    let lang_of: Vec<usize> = d.candidates.iter().map(|c| c.lang).collect();
+    let n_langs = d.langs.len();
+    let total = d.questions.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    (0..total)
+        .into_par_iter()
+        .map(|qi| {
+            let q = &d.questions[qi];
+            let scores = scorer.scores(qi)?;
+            if scores.len() != d.candidates.len() {
+                return Err(LareqaError::Data(format!(
+                    "the scorer gave {} scores for {} candidates",
+                    scores.len(),
+                    d.candidates.len()
+                )));
+            }
+            let rel = &answers[q.qid];
+            let rc = RankCounts::new(&scores, &lang_of, n_langs, rel);
+            let full = rc.metrics(Variant::FULL, &CUTOFFS).ok_or_else(|| {
+                LareqaError::Data(format!(
+                    "question {} has no correct candidate",
+                    d.qids[q.qid]
+                ))
+            })?;
+            let same = rc.relevant_in(q.lang);
+            let others: Vec<usize> = (0..rc.relevant.len())
+                .filter(|i| !same.contains(i))
+                .collect();
+            let ap_minus_same = rc
+                .metrics(
+                    Variant {
+                        removed: &same,
+                        ..Variant::FULL
+                    },
+                    &[],
+                )
+                .filter(|_| !same.is_empty())
+                .map(|m| m.ap);
+            let ap_minus_rand = if others.is_empty() {
+                None
+            } else {
+                let pick = others[(splitmix(seed ^ (qi as u64).wrapping_mul(0x2545_F491_4F6C_DD1D))
+                    % others.len() as u64) as usize];
+                rc.metrics(
+                    Variant {
+                        removed: &[pick],
+                        ..Variant::FULL
+                    },
+                    &[],
+                )
+                .map(|m| m.ap)
+            };
+            let ap_mono = rc
+                .metrics(
+                    Variant {
+                        only_lang: Some(q.lang),
+                        ..Variant::FULL
+                    },
+                    &[],
+                )
+                .map(|m| m.ap);
+            let ap_by_target = (0..n_langs)
+                .map(|l| {
+                    rc.metrics(
+                        Variant {
+                            only_target_lang: Some(l),
+                            ..Variant::FULL
+                        },
+                        &[],
+                    )
+                    .map(|m| m.ap)
+                })
+                .collect();
+            let mut top100 = vec![0u32; n_langs];
+            for c in top_k(&scores, 100) {
+                top100[lang_of[c]] += 1;
+            }
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_multiple_of(256) || n == total {
+                progress(n, total);
+            }
+            Ok(QuestionResult {
+                id: d.qids[q.qid].clone(),
+                lang: d.langs[q.lang].as_str().to_string(),
+                ap: full.ap,
+                rr: full.rr,
+                recall: [full.recall[0], full.recall[1], full.recall[2]],
+                ap_minus_same,
+                ap_minus_rand,
+                ap_mono,
+                ap_by_target,
+                top100,
+            })
+        })
+        .collect()
+}
+
+/// A sample of embeddings for the PCA plot: up to `per_kind` questions and
+/// as many candidates, spread evenly over the data (so over languages).
+pub fn pca_points(d: &LareqaData, e: &Embeddings, per_kind: usize) -> Points {
+    let mut out = Vec::new();
+    let step = |n: usize| (n / per_kind.max(1)).max(1);
+    let sq = step(d.questions.len());
+    for (i, q) in d.questions.iter().enumerate().step_by(sq) {
+        out.push((q.lang, true, e.questions[i].clone()));
+    }
+    let sc = step(d.candidates.len());
+    for (i, c) in d.candidates.iter().enumerate().step_by(sc) {
+        out.push((c.lang, false, e.candidates[i].clone()));
+    }
+    out
+}
+
+/// Languages of a dataset as strings.
+pub fn lang_codes(d: &LareqaData) -> Vec<String> {
+    d.langs
+        .iter()
+        .map(|l: &Lang| l.as_str().to_string())
+        .collect()
+}
