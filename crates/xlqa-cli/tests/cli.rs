@@ -4,32 +4,11 @@
 //! cache (or `$XLQA_HOME`) on first use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
 use std::sync::OnceLock;
 
-fn xlqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlqa"))
-        .args(args)
-        .output()
-        .expect("run xlqa")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = xlqa(args);
-    assert!(
-        o.status.success(),
-        "xlqa {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn err(args: &[&str]) -> String {
-    let o = xlqa(args);
-    assert!(!o.status.success(), "xlqa {args:?} should have failed");
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{err, ok};
 
 fn demo_collection() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/collection.jsonl")

@@ -4,33 +4,11 @@
 //! that name the file and the line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-fn xlqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlqa"))
-        .args(args)
-        .output()
-        .expect("run xlqa")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = xlqa(args);
-    assert!(
-        o.status.success(),
-        "xlqa {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn err(args: &[&str]) -> String {
-    let o = xlqa(args);
-    assert!(!o.status.success(), "xlqa {args:?} should have failed");
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{err, ok};
 
 fn shared_data() -> Option<PathBuf> {
     let dir = match std::env::var_os("XLQA_DATA") {

@@ -5,15 +5,11 @@
 //! use); when they cannot be installed the tests are skipped with a message.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-fn xlqa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlqa"))
-        .args(args)
-        .output()
-        .expect("run xlqa")
-}
+mod common;
+use common::xlqa;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
