@@ -76,6 +76,8 @@ pub struct LareqaData {
     pub warnings: Vec<String>,
     /// The files read, by language.
     pub files: BTreeMap<String, PathBuf>,
+    /// Questions left out because no sentence of any language holds their answer.
+    pub excluded_questions: usize,
 }
 
 /// What to read.
@@ -190,6 +192,7 @@ pub fn read_lareqa_files(
         qids: Vec::new(),
         warnings: Vec::new(),
         files: files.clone(),
+        excluded_questions: 0,
     };
     let mut qid_index: HashMap<String, usize> = HashMap::new();
     for (code, path) in files {
@@ -198,18 +201,31 @@ pub fn read_lareqa_files(
         let li = data.langs.len() - 1;
         read_file(path, li, opts, &mut data, &mut qid_index)?;
     }
-    // every question must have a correct candidate in its own language
+    // a question none of whose answers could be placed in a sentence (of
+    // any language) has no correct candidate: AP is undefined, so it is
+    // left out, with a warning, rather than scored 0 or failing the run
     let answers = data.answers_by_qid();
-    for q in &data.questions {
-        if !answers[q.qid]
-            .iter()
-            .any(|&c| data.candidates[c].lang == q.lang)
-        {
-            return Err(LareqaError::Data(format!(
-                "question {} ({}) has no answer sentence in its own file",
-                data.qids[q.qid], data.langs[q.lang]
-            )));
+    let before = data.questions.len();
+    let mut dropped = Vec::new();
+    data.questions.retain(|q| {
+        let keep = !answers[q.qid].is_empty();
+        if !keep {
+            dropped.push(format!("{} ({})", data.qids[q.qid], data.langs[q.lang]));
         }
+        keep
+    });
+    if !dropped.is_empty() {
+        data.warnings.push(format!(
+            "{} of {before} questions have no correct candidate in any language and are not evaluated: {}",
+            dropped.len(),
+            dropped.join(", ")
+        ));
+    }
+    data.excluded_questions = dropped.len();
+    if data.questions.is_empty() {
+        return Err(LareqaError::Data(
+            "no question has a correct candidate: nothing to evaluate".into(),
+        ));
     }
     Ok(data)
 }
@@ -377,17 +393,17 @@ fn read_file(
                             path.display()
                         ));
                     }
-                    let si = answer_sentence(&spans, a, opts.rule).ok_or_else(|| {
-                        at.err(
-                            &format!("{np}.answer_start"),
-                            format!(
-                                "{a} lies in no sentence (after the last sentence_breaks span)"
-                            ),
-                        )
-                    })?;
-                    let cand = &mut data.candidates[first_cand + si];
-                    if !cand.qids.contains(&qid) {
-                        cand.qids.push(qid);
+                    match answer_sentence(&spans, a, opts.rule) {
+                        Some(si) => {
+                            let cand = &mut data.candidates[first_cand + si];
+                            if !cand.qids.contains(&qid) {
+                                cand.qids.push(qid);
+                            }
+                        }
+                        None => data.warnings.push(format!(
+                            "{}: {np}.answer_start {a} lies in no sentence (after the last sentence_breaks span): no correct candidate in this language",
+                            path.display()
+                        )),
                     }
                 }
                 data.questions.push(LareqaQuestion {
@@ -570,6 +586,34 @@ mod tests {
         assert_eq!(r.ap_by_target[0], None);
         // –rand: the only other-language target es0 removed → en0, en1 → 1
         assert_eq!(r.ap_minus_rand, Some(1.0));
+    }
+
+    #[test]
+    fn answers_outside_every_sentence_are_warned_and_such_questions_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // en: q1's answer lies after the last sentence span (13 chars, spans end at 6)
+        let mut en = para("q1", "What?");
+        en["sentences"] = serde_json::json!(["Ab cd."]);
+        en["sentence_breaks"] = serde_json::json!([[0, 6]]);
+        en["qas"].as_array_mut().unwrap().push(serde_json::json!({
+            "id": "q9", "question": "Lost?", "answers": [{"text": "gh", "answer_start": 10}]}));
+        write(
+            dir.path(),
+            "en.json",
+            &serde_json::json!({"data": [{"paragraphs": [en]}]}),
+        );
+        write(
+            dir.path(),
+            "de.json",
+            &serde_json::json!({"data": [{"paragraphs": [para("q1", "Was?")]}]}),
+        );
+        let d = read_lareqa_dir(dir.path(), &LoadOptions::default()).unwrap();
+        // q1 keeps its German target (in both languages); q9 has none: left out
+        assert_eq!(d.excluded_questions, 1);
+        assert_eq!(d.questions.len(), 2);
+        assert!(d.questions.iter().all(|q| d.qids[q.qid] == "q1"));
+        assert!(d.warnings.iter().any(|w| w.contains("lies in no sentence")));
+        assert!(d.warnings.iter().any(|w| w.contains("q9 (en)")));
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct LareqaReport {
     pub settings: BTreeMap<String, String>,
     pub langs: Vec<String>,
     pub candidates: usize,
+    /// Questions left out: no sentence of any language holds their answer.
+    pub excluded_questions: usize,
     pub candidates_per_lang: BTreeMap<String, usize>,
     /// Over all questions.
     pub overall: Summary,
@@ -272,6 +274,7 @@ impl LareqaReport {
             encoder: info.encoder,
             settings: info.settings,
             candidates: d.candidates.len(),
+            excluded_questions: d.excluded_questions,
             candidates_per_lang: langs.iter().cloned().zip(d.candidates_per_lang()).collect(),
             langs: langs.clone(),
             overall,
@@ -310,14 +313,22 @@ impl LareqaReport {
         );
         let _ = writeln!(
             s,
-            "Retriever: {}{}; candidates: {}; answer sentence rule: {}.\n",
+            "Retriever: {}{}; candidates: {}; answer sentence rule: {}.{}\n",
             self.retriever,
             self.encoder
                 .as_deref()
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default(),
             self.candidate,
-            self.answer_sentence_rule
+            self.answer_sentence_rule,
+            if self.excluded_questions > 0 {
+                format!(
+                    " {} questions without any correct candidate are left out (see warnings).",
+                    self.excluded_questions
+                )
+            } else {
+                String::new()
+            }
         );
         let _ = writeln!(s, "| model | mAP | note |\n|---|---:|---|");
         for p in &self.published {
