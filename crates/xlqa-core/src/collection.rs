@@ -107,7 +107,7 @@ fn string_field(
             Some(other) => {
                 return Err(format!(
                     "field \"{name}\" must be a string, found {}",
-                    kind(other)
+                    json_kind(other)
                 ))
             }
         }
@@ -115,7 +115,8 @@ fn string_field(
     Ok(None)
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON type of `v` as an error message says it ("a string", "null", …).
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -139,7 +140,7 @@ fn parse_lang(obj: &serde_json::Map<String, Value>) -> Result<Option<Lang>, Stri
 fn parse_document(line: &str) -> Result<Document, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     let Value::Object(obj) = v else {
-        return Err(format!("expected a JSON object, found {}", kind(&v)));
+        return Err(format!("expected a JSON object, found {}", json_kind(&v)));
     };
     let id =
         string_field(&obj, &["id", "_id", "docid"])?.ok_or("missing field \"id\" (or \"_id\")")?;
@@ -212,7 +213,7 @@ fn parse_question(line: &str, n: usize) -> Result<Question, String> {
     }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     let Value::Object(obj) = v else {
-        return Err(format!("expected a JSON object, found {}", kind(&v)));
+        return Err(format!("expected a JSON object, found {}", json_kind(&v)));
     };
     let question =
         string_field(&obj, &["question", "query", "text"])?.ok_or("missing field \"question\"")?;

@@ -8,6 +8,8 @@ pub mod collection;
 pub mod lang;
 pub mod types;
 
-pub use collection::{read_collection, read_questions, InputError, ReadOptions, ReadReport};
+pub use collection::{
+    json_kind, read_collection, read_questions, InputError, ReadOptions, ReadReport,
+};
 pub use lang::{Lang, LangError};
 pub use types::*;

@@ -237,22 +237,14 @@ pub(crate) fn read_lines(path: &Path) -> Result<Vec<(usize, String)>, OpenEvalEr
     Ok(out)
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn parse_object(line: &str) -> Result<Map<String, Value>, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     match v {
         Value::Object(o) => Ok(o),
-        other => Err(format!("expected a JSON object, found {}", kind(&other))),
+        other => Err(format!(
+            "expected a JSON object, found {}",
+            xlqa_core::json_kind(&other)
+        )),
     }
 }
 
@@ -265,7 +257,7 @@ fn req_string(obj: &Map<String, Value>, key: &str, allow_int: bool) -> Result<St
         Some(Value::Number(n)) if allow_int && (n.is_i64() || n.is_u64()) => Ok(n.to_string()),
         Some(other) => Err(format!(
             "field \"{key}\" must be a string, found {}",
-            kind(other)
+            xlqa_core::json_kind(other)
         )),
     }
 }
@@ -309,7 +301,7 @@ fn read_xor(
             Some(other) => {
                 return Err(err(format!(
                     "field \"answers\" must be an array of strings, found {}",
-                    kind(other)
+                    xlqa_core::json_kind(other)
                 )))
             }
         };
@@ -324,7 +316,7 @@ fn read_xor(
                 other => {
                     return Err(err(format!(
                         "answers[{i}] must be a string, found {}",
-                        kind(other)
+                        xlqa_core::json_kind(other)
                     )))
                 }
             }
@@ -393,7 +385,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
             Some(other) => {
                 return Err(err(format!(
                     "field \"queries\" must be an object {{lang: question}}, found {}",
-                    kind(other)
+                    xlqa_core::json_kind(other)
                 )))
             }
             None => return Err(err("missing field \"queries\"".into())),
@@ -403,7 +395,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
             Some(other) => {
                 return Err(err(format!(
                     "field \"answers\" must be an object {{lang: [answer…]}}, found {}",
-                    kind(other)
+                    xlqa_core::json_kind(other)
                 )))
             }
             None => return Err(err("missing field \"answers\"".into())),
@@ -415,14 +407,17 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
             let Value::Array(list) = list else {
                 return Err(err(format!(
                     "answers.{key} must be an array, found {}",
-                    kind(list)
+                    xlqa_core::json_kind(list)
                 )));
             };
             let mut strings = Vec::new();
             for (i, a) in list.iter().enumerate() {
                 let at = format!("answers.{key}[{i}]");
                 let Value::Object(a) = a else {
-                    return Err(err(format!("{at} must be an object, found {}", kind(a))));
+                    return Err(err(format!(
+                        "{at} must be an object, found {}",
+                        xlqa_core::json_kind(a)
+                    )));
                 };
                 let ty = req_string(a, "type", false).map_err(|m| err(format!("{at}: {m}")))?;
                 if MKQA_NO_STRING.contains(&ty.as_str()) {
@@ -440,7 +435,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
                                 other => {
                                     return Err(err(format!(
                                         "{at}.aliases[{j}] must be a string, found {}",
-                                        kind(other)
+                                        xlqa_core::json_kind(other)
                                     )))
                                 }
                             }
@@ -449,7 +444,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
                     Some(other) => {
                         return Err(err(format!(
                             "{at}.aliases must be an array, found {}",
-                            kind(other)
+                            xlqa_core::json_kind(other)
                         )))
                     }
                 }
@@ -472,7 +467,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
                 other => {
                     return Err(err(format!(
                         "queries.{key} must be a string, found {}",
-                        kind(other)
+                        xlqa_core::json_kind(other)
                     )))
                 }
             };
