@@ -39,15 +39,9 @@ pub struct LareqaArgs {
     /// Hybrid: length of the dense and BM25 lists that are fused.
     #[arg(long, default_value_t = 1000)]
     depth: usize,
-    /// Hybrid: RRF constant.
-    #[arg(long, default_value_t = 60.0)]
-    rrf_k: f32,
-    /// Hybrid: weight of the dense list.
-    #[arg(long, default_value_t = 1.0)]
-    w_dense: f32,
-    /// Hybrid: weight of the BM25 list.
-    #[arg(long, default_value_t = 1.0)]
-    w_bm25: f32,
+    /// Hybrid: fusion constant and weights.
+    #[command(flatten)]
+    fusion: crate::FusionArgs,
     /// Seed of the random target removed in the –rand diagnostic.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -180,9 +174,9 @@ pub fn run(a: LareqaArgs) -> Result<()> {
                 data: &data,
             },
             depth: a.depth.max(1),
-            rrf_k: a.rrf_k,
-            w_dense: a.w_dense,
-            w_bm25: a.w_bm25,
+            rrf_k: a.fusion.rrf_k,
+            w_dense: a.fusion.w_dense,
+            w_bm25: a.fusion.w_bm25,
         }),
         _ => bail!("internal: retriever inputs missing"),
     };
@@ -198,9 +192,9 @@ pub fn run(a: LareqaArgs) -> Result<()> {
     settings.insert("seed".to_string(), a.seed.to_string());
     if a.retriever == LareqaRetriever::Hybrid {
         settings.insert("depth".to_string(), a.depth.to_string());
-        settings.insert("rrf_k".to_string(), a.rrf_k.to_string());
-        settings.insert("w_dense".to_string(), a.w_dense.to_string());
-        settings.insert("w_bm25".to_string(), a.w_bm25.to_string());
+        settings.insert("rrf_k".to_string(), a.fusion.rrf_k.to_string());
+        settings.insert("w_dense".to_string(), a.fusion.w_dense.to_string());
+        settings.insert("w_bm25".to_string(), a.fusion.w_bm25.to_string());
     }
     if let Some(n) = a.limit_articles {
         settings.insert("limit_articles".to_string(), n.to_string());

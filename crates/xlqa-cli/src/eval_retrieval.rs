@@ -5,6 +5,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+
+use crate::FusionArgs;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,15 +48,8 @@ pub struct RetrievalArgs {
     /// Passages retrieved per question (and candidates per retriever before fusion).
     #[arg(long, default_value_t = 100)]
     depth: usize,
-    /// Reciprocal rank fusion constant.
-    #[arg(long, default_value_t = 60.0)]
-    rrf_k: f32,
-    /// Weight of the dense retriever in fusion.
-    #[arg(long, default_value_t = 1.0)]
-    w_dense: f32,
-    /// Weight of BM25 in fusion.
-    #[arg(long, default_value_t = 1.0)]
-    w_bm25: f32,
+    #[command(flatten)]
+    fusion: FusionArgs,
     /// Never retrieve passages in these languages (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude_lang: Vec<Lang>,
@@ -192,9 +187,9 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 retriever: a.retriever,
                 k: a.depth,
                 depth: a.depth,
-                rrf_k: a.rrf_k,
-                w_dense: a.w_dense,
-                w_bm25: a.w_bm25,
+                rrf_k: a.fusion.rrf_k,
+                w_dense: a.fusion.w_dense,
+                w_bm25: a.fusion.w_bm25,
                 exclude_langs: a.exclude_lang.clone(),
             };
             let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
@@ -206,7 +201,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
             if a.retriever == RetrieverKind::Hybrid {
                 how += &format!(
                     " (RRF k {}, weights dense {} / bm25 {})",
-                    a.rrf_k, a.w_dense, a.w_bm25
+                    a.fusion.rrf_k, a.fusion.w_dense, a.fusion.w_bm25
                 );
             }
             if !a.exclude_lang.is_empty() {

@@ -94,6 +94,20 @@ struct EncoderArgs {
     batch_size: usize,
 }
 
+/// Weights and constant of the reciprocal rank fusion (hybrid retrieval).
+#[derive(Args, Clone, Copy)]
+struct FusionArgs {
+    /// Reciprocal rank fusion constant.
+    #[arg(long, default_value_t = 60.0)]
+    rrf_k: f32,
+    /// Weight of the dense retriever in fusion.
+    #[arg(long, default_value_t = 1.0)]
+    w_dense: f32,
+    /// Weight of BM25 in fusion.
+    #[arg(long, default_value_t = 1.0)]
+    w_bm25: f32,
+}
+
 #[derive(Args, Clone)]
 struct RetrieveArgs {
     /// bm25, dense or hybrid (dense + BM25 fused by reciprocal rank fusion).
@@ -105,15 +119,8 @@ struct RetrieveArgs {
     /// Candidates taken from each retriever before fusion.
     #[arg(long, default_value_t = 100)]
     depth: usize,
-    /// Reciprocal rank fusion constant.
-    #[arg(long, default_value_t = 60.0)]
-    rrf_k: f32,
-    /// Weight of the dense retriever in fusion.
-    #[arg(long, default_value_t = 1.0)]
-    w_dense: f32,
-    /// Weight of BM25 in fusion.
-    #[arg(long, default_value_t = 1.0)]
-    w_bm25: f32,
+    #[command(flatten)]
+    fusion: FusionArgs,
     /// Never return passages in these languages (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude_lang: Vec<Lang>,
@@ -125,9 +132,9 @@ impl RetrieveArgs {
             retriever: self.retriever,
             k: self.k,
             depth: self.depth,
-            rrf_k: self.rrf_k,
-            w_dense: self.w_dense,
-            w_bm25: self.w_bm25,
+            rrf_k: self.fusion.rrf_k,
+            w_dense: self.fusion.w_dense,
+            w_bm25: self.fusion.w_bm25,
             exclude_langs: self.exclude_lang.clone(),
         }
     }
