@@ -423,6 +423,27 @@ fn for_each_object(
     Ok(())
 }
 
+/// The value of exactly one of the alternative keys `a` and `b`, with the key found.
+fn one_of<'a>(
+    path: &Path,
+    line: usize,
+    obj: &'a Map<String, Value>,
+    a: &'static str,
+    b: &'static str,
+) -> Result<(&'static str, &'a Value), QaError> {
+    match (obj.get(a), obj.get(b)) {
+        (Some(v), None) => Ok((a, v)),
+        (None, Some(v)) => Ok((b, v)),
+        (Some(_), Some(_)) => Err(ferr(
+            path,
+            line,
+            a,
+            format!("give either {a} or {b}, not both"),
+        )),
+        (None, None) => Err(ferr(path, line, a, "missing field")),
+    }
+}
+
 fn ferr(path: &Path, line: usize, field: &str, message: impl Into<String>) -> QaError {
     QaError::Format {
         path: path.to_path_buf(),
@@ -671,33 +692,9 @@ pub fn read_predictions(path: &Path) -> Result<Predictions, QaError> {
     }
     let mut entries = Vec::new();
     for_each_object(path, |n, obj| {
-        let (key, v) = match (obj.get("id"), obj.get("example_id")) {
-            (Some(v), None) => ("id", v),
-            (None, Some(v)) => ("example_id", v),
-            (Some(_), Some(_)) => {
-                return Err(ferr(
-                    path,
-                    n,
-                    "id",
-                    "give either id or example_id, not both",
-                ))
-            }
-            (None, None) => return Err(ferr(path, n, "id", "missing field")),
-        };
+        let (key, v) = one_of(path, n, obj, "id", "example_id")?;
         let id = id_value(path, n, key, v)?;
-        let (tkey, tv) = match (obj.get("prediction"), obj.get("answer")) {
-            (Some(v), None) => ("prediction", v),
-            (None, Some(v)) => ("answer", v),
-            (Some(_), Some(_)) => {
-                return Err(ferr(
-                    path,
-                    n,
-                    "prediction",
-                    "give either prediction or answer, not both",
-                ))
-            }
-            (None, None) => return Err(ferr(path, n, "prediction", "missing field")),
-        };
+        let (tkey, tv) = one_of(path, n, obj, "prediction", "answer")?;
         let mut text = match tv {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
