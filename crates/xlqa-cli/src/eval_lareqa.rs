@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xlqa_core::Lang;
 use xlqa_eval::lareqa::{
-    self, report::RunInfo, AnswerSentenceRule, Bm25Pool, Bm25Scorer, CandidateMode, DenseScorer,
-    HybridScorer, LareqaReport, LareqaRetriever, LoadOptions, PoolScorer,
+    self, report::RunInfo, AnswerSentenceRule, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit,
+    DenseScorer, HybridScorer, LareqaReport, LareqaRetriever, LoadOptions, PoolScorer,
 };
+use xlqa_index::DebiasMethod;
 use xlqa_models::EmbeddingCache;
 use xlqa_search::indexer::bar;
 
@@ -42,6 +43,17 @@ pub struct LareqaArgs {
     /// Hybrid: fusion constant and weights.
     #[command(flatten)]
     fusion: crate::FusionArgs,
+    /// Training-free de-biasing of the dense embeddings: none, center
+    /// (subtract each language's mean), lir:R (remove each language's top-R
+    /// singular directions, Yang et al. 2021) or subspace:R (remove the top-R
+    /// principal directions of the language means, shared by all languages).
+    #[arg(long, default_value = "none")]
+    debias: DebiasMethod,
+    /// What the de-biasing is fitted on: candidates (the pool, by language;
+    /// questions use their language's candidate statistics) or separate
+    /// (questions get statistics of their own, by language).
+    #[arg(long, default_value = "candidates")]
+    debias_fit: DebiasFit,
     /// Seed of the random target removed in the –rand diagnostic.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -147,6 +159,12 @@ pub fn run(a: LareqaArgs) -> Result<()> {
         }
         timings.insert("embed".to_string(), e.seconds);
         cache_stats = Some(e.stats);
+        let mut e = e;
+        if a.debias != DebiasMethod::None {
+            let t = Instant::now();
+            lareqa::debias(&data, &mut e, a.debias, a.debias_fit)?;
+            timings.insert("debias".to_string(), t.elapsed().as_secs_f64());
+        }
         Some(e)
     } else {
         None
@@ -195,6 +213,13 @@ pub fn run(a: LareqaArgs) -> Result<()> {
         settings.insert("rrf_k".to_string(), a.fusion.rrf_k.to_string());
         settings.insert("w_dense".to_string(), a.fusion.w_dense.to_string());
         settings.insert("w_bm25".to_string(), a.fusion.w_bm25.to_string());
+    }
+    if need_dense && a.debias != DebiasMethod::None {
+        settings.insert("debias".to_string(), a.debias.to_string());
+        settings.insert(
+            "debias_fit".to_string(),
+            format!("{:?}", a.debias_fit).to_lowercase(),
+        );
     }
     if let Some(n) = a.limit_articles {
         settings.insert("limit_articles".to_string(), n.to_string());

@@ -77,6 +77,16 @@ struct IndexArgs {
     /// Documents shorter than this many word-pieces are dropped (and counted).
     #[arg(long, default_value_t = 20)]
     min_tokens: usize,
+    /// Remove language identity from the dense vectors, fitted on this
+    /// collection: center (subtract each language's mean passage vector; the
+    /// default, see docs/RESULTS.md), lir:R, subspace:R, or none. Recorded in
+    /// the index and applied to questions.
+    #[arg(long, default_value = "center")]
+    debias: xlqa_index::DebiasMethod,
+    /// Fewest passages of a language for de-biasing statistics of its own;
+    /// rarer languages get the average of the others' means.
+    #[arg(long, default_value_t = xlqa_index::debias::MIN_FIT_VECTORS)]
+    debias_min_passages: usize,
     #[command(flatten)]
     enc: EncoderArgs,
     /// No progress bars.
@@ -355,6 +365,8 @@ fn index(a: IndexArgs) -> Result<()> {
         skip_invalid: a.skip_invalid,
         skipped_invalid: report.skipped,
         progress: !a.quiet,
+        debias: a.debias,
+        debias_min_passages: a.debias_min_passages,
     };
     let r = xlqa_search::build_index(docs, &encoder, &langid, &a.out, &opts)?;
     if a.json {

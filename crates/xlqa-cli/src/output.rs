@@ -85,6 +85,9 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
     if let Some(n) = &r.note {
         writeln!(out, "  note: {n}")?;
     }
+    for w in &r.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
     writeln!(out, "  passages ({}):", r.retriever.as_str())?;
     for p in &r.passages {
         let mut parts = Vec::new();

@@ -229,3 +229,84 @@ fn skip_invalid_counts_and_mismatched_encoder_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn debiased_index_records_its_transform_and_warns_on_fallback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    // the demo has 7 English, 3 German passages and fewer for the rest
+    ok(&[
+        "index",
+        demo_collection().to_str().unwrap(),
+        "--out",
+        idx.to_str().unwrap(),
+        "--debias",
+        "center",
+        "--debias-min-passages",
+        "3",
+        "--quiet",
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
+    let d = &m["debias"];
+    assert_eq!(d["method"]["kind"], "center", "{d:#}");
+    let fitted: Vec<&str> = d["means"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(fitted, vec!["de", "en"]);
+    assert_eq!(d["means"]["en"].as_array().unwrap().len(), 384);
+    let ix = idx.to_str().unwrap();
+    // German has statistics: no warning, and the German passage still wins
+    let out = ok(&["ask", ix, "Wann wurde Beethoven geboren?", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["warnings"].is_null(), "{r:#}");
+    assert_eq!(r["answer"]["doc_id"], "beethoven-de", "{r:#}");
+    // Korean has one passage: the fallback is used and said
+    let out = ok(&[
+        "ask",
+        ix,
+        "시베리아 횡단 철도의 길이는 얼마입니까?",
+        "--json",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let w = r["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        w.contains("de-biasing (center)") && w.contains(" ko "),
+        "{r:#}"
+    );
+    // BM25 alone uses no vectors: no warning
+    let out = ok(&[
+        "ask",
+        ix,
+        "시베리아 횡단 철도의 길이는 얼마입니까?",
+        "--json",
+        "--retriever",
+        "bm25",
+        "--reader",
+        "none",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(r["warnings"].is_null(), "{r:#}");
+    // a bad method is named
+    let e = err(&[
+        "index",
+        demo_collection().to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--debias",
+        "lir:0",
+    ]);
+    assert!(e.contains("lir:0") && e.contains("rank"), "{e}");
+}
+
+#[test]
+fn default_index_of_a_small_collection_skips_debiasing() {
+    // every demo language has fewer than 50 passages: nothing to fit
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo_index().join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(m.get("debias").is_none(), "{m:#}");
+}

@@ -293,76 +293,45 @@ pub fn scatter_svg(
     s
 }
 
-/// The first two principal components of `rows` (all of one length):
+/// The first two principal components of `rows` (each an embedding):
 /// returns each row's coordinates and the share of the total variance that
-/// each component explains. Power iteration on the covariance matrix with
-/// deflation; deterministic (fixed start vector).
+/// each component explains. Exact symmetric eigendecomposition of the
+/// covariance matrix ([`xlqa_index::linalg::sym_eigen`]); deterministic.
 pub fn pca2(rows: &[Vec<f32>]) -> (Vec<(f64, f64)>, [f64; 2]) {
+    use xlqa_index::linalg;
     let n = rows.len();
     let d = rows.first().map_or(0, |r| r.len());
     if n < 2 || d == 0 {
         return (vec![(0.0, 0.0); n], [0.0, 0.0]);
     }
-    let mut mean = vec![0f64; d];
-    for r in rows {
-        for (m, &x) in mean.iter_mut().zip(r) {
-            *m += x as f64;
+    let refs: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
+    let mean = linalg::mean(&refs, d);
+    let cov = linalg::scatter(&refs, d, Some(&mean));
+    let total: f64 = (0..d).map(|i| cov[i * d + i]).sum();
+    let (vals, vecs) = linalg::sym_eigen(&cov, d);
+    let share = |k: usize| {
+        if total > 0.0 {
+            vals.get(k).copied().unwrap_or(0.0).max(0.0) / total
+        } else {
+            0.0
         }
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let centered: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| r.iter().zip(&mean).map(|(&x, m)| x as f64 - m).collect())
-        .collect();
-    let mut cov = vec![vec![0f64; d]; d];
-    for r in &centered {
-        for (ci, &ri) in cov.iter_mut().zip(r) {
-            for (c, &x) in ci.iter_mut().zip(r) {
-                *c += ri * x;
-            }
-        }
-    }
-    let denom = (n - 1) as f64;
-    cov.iter_mut().flatten().for_each(|c| *c /= denom);
-    let total: f64 = (0..d).map(|i| cov[i][i]).sum();
-    let mut comps: Vec<Vec<f64>> = Vec::new();
-    let mut vars = [0f64; 2];
-    for (k, var) in vars.iter_mut().enumerate() {
-        let mut v: Vec<f64> = (0..d).map(|i| 1.0 + (i % 7) as f64 * 0.1).collect();
-        let mut lambda = 0.0;
-        for _ in 0..300 {
-            let mut w: Vec<f64> = (0..d)
-                .map(|i| cov[i].iter().zip(&v).map(|(a, b)| a * b).sum())
-                .collect();
-            for c in &comps {
-                let p: f64 = w.iter().zip(c).map(|(a, b)| a * b).sum();
-                w.iter_mut().zip(c).for_each(|(a, b)| *a -= p * b);
-            }
-            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm == 0.0 {
-                break;
-            }
-            w.iter_mut().for_each(|x| *x /= norm);
-            let diff: f64 = w.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
-            v = w;
-            lambda = norm;
-            if diff < 1e-10 {
-                break;
-            }
-        }
-        *var = if total > 0.0 { lambda / total } else { 0.0 };
-        let _ = k;
-        comps.push(v);
-    }
-    let coords = centered
+    };
+    let zero = vec![0f64; d];
+    let c0 = vecs.first().unwrap_or(&zero);
+    let c1 = vecs.get(1).unwrap_or(&zero);
+    let coords = rows
         .iter()
         .map(|r| {
-            let a: f64 = r.iter().zip(&comps[0]).map(|(x, c)| x * c).sum();
-            let b: f64 = r.iter().zip(&comps[1]).map(|(x, c)| x * c).sum();
+            let (mut a, mut b) = (0f64, 0f64);
+            for i in 0..d {
+                let x = r[i] as f64 - mean[i];
+                a += x * c0[i];
+                b += x * c1[i];
+            }
             (a, b)
         })
         .collect();
-    (coords, vars)
+    (coords, [share(0), share(1)])
 }
 
 #[cfg(test)]

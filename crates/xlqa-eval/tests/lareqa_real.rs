@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use xlqa_eval::datasets::shared_data_dir;
 use xlqa_eval::lareqa::{
-    self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DenseScorer, LareqaReport,
-    LoadOptions, PoolScorer,
+    self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
+    LareqaReport, LoadOptions, PoolScorer,
 };
+use xlqa_index::DebiasMethod;
 use xlqa_models::{EmbeddingCache, Encoder, EncoderOptions, ModelHome, TextKind};
 
 const LANGS: [&str; 3] = ["de", "en", "zh"];
@@ -269,6 +270,53 @@ fn lareqa_slice_matches_an_independent_computation() {
     }
     // mAP sanity: a multilingual encoder is far better than chance on this slice
     assert!(report.overall.map > 0.3, "{}", report.overall.map);
+
+    // De-biasing (center): each candidate is its raw vector minus its
+    // language's mean, normalized; questions use their language's candidate
+    // mean. It must raise mAP on this parallel slice.
+    let mut ed = lareqa::Embeddings {
+        questions: e.questions.clone(),
+        candidates: e.candidates.clone(),
+        stats: e.stats,
+        seconds: 0.0,
+    };
+    lareqa::debias(&d, &mut ed, DebiasMethod::Center, DebiasFit::Candidates).unwrap();
+    let mut means: BTreeMap<&str, (Vec<f64>, usize)> = BTreeMap::new();
+    for (c, v) in cands.iter().zip(&e.candidates) {
+        let m = means.entry(c.0.as_str()).or_insert((vec![0.0; v.len()], 0));
+        m.0.iter_mut().zip(v).for_each(|(a, &x)| *a += x as f64);
+        m.1 += 1;
+    }
+    let centered = |raw: &[f32], lang: &str| -> Vec<f64> {
+        let (sum, n) = &means[lang];
+        let x: Vec<f64> = raw
+            .iter()
+            .zip(sum)
+            .map(|(&r, s)| r as f64 - s / *n as f64)
+            .collect();
+        let norm = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+        x.iter().map(|a| a / norm).collect()
+    };
+    for ((c, raw), got) in cands.iter().zip(&e.candidates).zip(&ed.candidates) {
+        for (w, g) in centered(raw, &c.0).iter().zip(got) {
+            assert!((w - *g as f64).abs() < 1e-5, "centered candidate");
+        }
+    }
+    for ((q, raw), got) in qs.iter().zip(&e.questions).zip(&ed.questions) {
+        for (w, g) in centered(raw, &q.0).iter().zip(got) {
+            assert!((w - *g as f64).abs() < 1e-5, "centered question");
+        }
+    }
+    let dres = lareqa::evaluate(
+        &d,
+        &DenseScorer::new(&ed.questions, &ed.candidates),
+        7,
+        &|_, _| {},
+    )
+    .unwrap();
+    let map = |r: &[lareqa::QuestionResult]| r.iter().map(|q| q.ap).sum::<f64>() / r.len() as f64;
+    eprintln!("mAP raw {:.4}, centered {:.4}", map(&results), map(&dres));
+    assert!(map(&dres) > map(&results) + 0.02);
 
     // BM25 over the same pool: exact agreement of AP with the scorer's scores,
     // and unmatched candidates share the lowest score

@@ -14,12 +14,15 @@
 //! place only when complete, so an interrupted build never leaves a corrupt
 //! index behind (see [`IndexWriter`]).
 
+pub mod debias;
 pub mod dense;
 pub mod lexical;
+pub mod linalg;
 pub mod manifest;
 pub mod store;
 mod writer;
 
+pub use debias::{Debias, DebiasError, DebiasMethod};
 pub use dense::DenseIndex;
 pub use lexical::LexicalIndex;
 pub use manifest::{EncoderInfo, Manifest, FORMAT_VERSION};

@@ -62,6 +62,10 @@ pub struct Manifest {
     /// Language code → its analyzer. Every language of the collection has one.
     pub analyzers: BTreeMap<String, AnalyzerInfo>,
     pub counts: Counts,
+    /// The de-biasing transform the stored vectors went through (queries
+    /// must go through it too); absent: raw encoder vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debias: Option<crate::Debias>,
 }
 
 impl Manifest {
@@ -81,6 +85,7 @@ impl Manifest {
             chunking,
             analyzers,
             counts,
+            debias: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
 use xlqa_core::{Lang, LangSource, Question, StageTimings};
-use xlqa_index::Index;
+use xlqa_index::{DebiasMethod, Index};
 use xlqa_models::{Encoder, TextKind};
 use xlqa_text::analyze::Analyzer;
 use xlqa_text::langid::LangId;
@@ -176,6 +176,10 @@ pub struct AskResult {
     /// Why the answer is missing or not in the question's language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Things the caller should know about how the answer was found (e.g. a
+    /// de-biasing fallback for a language the collection lacks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub passages: Vec<RetrievedPassage>,
     pub timings: StageTimings,
 }
@@ -252,8 +256,37 @@ impl Engine {
         Ok(self.encoder.encode(texts, TextKind::Query)?)
     }
 
+    /// Puts a raw query embedding (from the encoder) into the index's vector
+    /// space: the index's de-biasing transform, with the question's language
+    /// (see [`Engine::debias_warning`] for languages it has no statistics for).
+    pub fn to_index_space(&self, lang: &Lang, v: &mut [f32]) -> Result<(), SearchError> {
+        if let Some(d) = &self.index.manifest.debias {
+            d.apply_or_fallback(lang.as_str(), v)?;
+        }
+        Ok(())
+    }
+
+    /// What to tell the user when questions in `lang` get the de-biasing
+    /// fallback (the collection has too few passages in `lang`).
+    pub fn debias_warning(&self, lang: &Lang) -> Option<String> {
+        let d = self.index.manifest.debias.as_ref()?;
+        let uses_lang = matches!(d.method, DebiasMethod::Center | DebiasMethod::Lir(_));
+        (uses_lang && !d.fitted_langs().iter().any(|l| l == lang.as_str())).then(|| {
+            format!(
+                "de-biasing ({}): the collection has too few passages in {lang} for statistics of its own; the question was {} instead",
+                d.method,
+                if d.method == DebiasMethod::Center {
+                    "centered with the average of the collection's language means"
+                } else {
+                    "only normalized"
+                }
+            )
+        })
+    }
+
     /// Retrieves passages for `text` in language `lang`. `embedding` is the
-    /// question's embedding when the caller already has it.
+    /// question's raw embedding ([`Engine::embed_questions`]) when the caller
+    /// already has it; the returned one is in the index's space.
     pub fn retrieve(
         &self,
         text: &str,
@@ -275,6 +308,9 @@ impl Engine {
                 let mut e = self.encoder.encode(&[text], TextKind::Query)?;
                 q_emb = e.pop();
                 timings.encode_ms += ms(t);
+            }
+            if let Some(q) = q_emb.as_mut() {
+                self.to_index_space(lang, q)?;
             }
             let t = Instant::now();
             if let Some(q) = &q_emb {
@@ -369,6 +405,9 @@ impl Engine {
                     .encode(&[q.question.as_str()], TextKind::Query)?
                     .pop();
                 timings.encode_ms += ms(te);
+                if let Some(v) = q_emb.as_mut() {
+                    self.to_index_space(&ql.lang, v)?;
+                }
             }
             let top: Vec<(u32, &xlqa_core::Passage)> = hits
                 .iter()
@@ -383,9 +422,14 @@ impl Engine {
                         .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
                         .unwrap_or(0.0)
                 };
-                if let Some(s) =
-                    best_sentence(&self.encoder, qe, &top, opts.context_weight, &context)?
-                {
+                if let Some(s) = best_sentence(
+                    &self.encoder,
+                    qe,
+                    &top,
+                    opts.context_weight,
+                    &context,
+                    self.index.manifest.debias.as_ref(),
+                )? {
                     if let Some(p) = store.get(s.passage) {
                         let cross = p.lang != ql.lang;
                         if cross {
@@ -417,6 +461,13 @@ impl Engine {
             timings.read_ms = ms(t);
         }
         timings.total_ms = ms(t_all);
+        let uses_vectors =
+            opts.retrieve.retriever != RetrieverKind::Bm25 || opts.reader == ReaderKind::Sentence;
+        let warnings = if uses_vectors {
+            self.debias_warning(&ql.lang).into_iter().collect()
+        } else {
+            Vec::new()
+        };
         Ok(AskResult {
             id: q.id.clone(),
             question: q.question.clone(),
@@ -426,6 +477,7 @@ impl Engine {
             retriever: opts.retrieve.retriever,
             answer,
             note,
+            warnings,
             passages,
             timings,
         })

@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 use xlqa_core::{Document, Lang, LangSource, Passage};
+use xlqa_index::debias::MIN_FIT_VECTORS;
 use xlqa_index::lexical::{analyzer_info, LexicalIndex};
 use xlqa_index::manifest::{ChunkingInfo, Counts};
-use xlqa_index::{DenseIndex, EncoderInfo, IndexWriter, Manifest, PassageStore};
+use xlqa_index::{
+    Debias, DebiasMethod, DenseIndex, EncoderInfo, IndexWriter, Manifest, PassageStore,
+};
 use xlqa_models::{Encoder, TextKind};
 use xlqa_text::analyze::Analyzer;
 use xlqa_text::chunk::{chunk_text, ChunkOptions, TokenCounter};
@@ -29,6 +32,12 @@ pub struct IndexOptions {
     pub skipped_invalid: usize,
     /// Show progress bars on stderr.
     pub progress: bool,
+    /// De-biasing of the stored vectors (fitted on this collection's
+    /// passages by language; recorded in the manifest, applied to queries).
+    pub debias: DebiasMethod,
+    /// Fewest passages of a language for statistics of its own
+    /// ([`xlqa_index::debias::MIN_FIT_VECTORS`] by default).
+    pub debias_min_passages: usize,
 }
 
 impl Default for IndexOptions {
@@ -40,6 +49,8 @@ impl Default for IndexOptions {
             skip_invalid: false,
             skipped_invalid: 0,
             progress: true,
+            debias: DebiasMethod::Center,
+            debias_min_passages: MIN_FIT_VECTORS,
         }
     }
 }
@@ -267,6 +278,60 @@ pub fn build_index(
         ),
     );
 
+    // 3b. de-biasing: fitted on the collection, by passage language
+    let mut vectors = vectors;
+    let debias = if opts.debias == DebiasMethod::None {
+        None
+    } else {
+        let t = Instant::now();
+        let mut groups: BTreeMap<String, Vec<&[f32]>> = BTreeMap::new();
+        for (p, v) in passages.iter().zip(&vectors) {
+            groups
+                .entry(p.lang.to_string())
+                .or_default()
+                .push(v.as_slice());
+        }
+        let d = Debias::fit(opts.debias, &groups, opts.debias_min_passages)?;
+        drop(groups);
+        let per_lang = matches!(opts.debias, DebiasMethod::Center | DebiasMethod::Lir(_));
+        if per_lang && d.fitted_langs().is_empty() {
+            stage(
+                opts.progress,
+                &format!(
+                    "de-biasing {}: skipped, no language has {} passages (too few for its own statistics); vectors are stored as the encoder gives them",
+                    opts.debias, opts.debias_min_passages
+                ),
+            );
+            None
+        } else {
+            let mut fallback: BTreeMap<String, usize> = BTreeMap::new();
+            for (p, v) in passages.iter().zip(vectors.iter_mut()) {
+                if d.apply_or_fallback(p.lang.as_str(), v)? {
+                    *fallback.entry(p.lang.to_string()).or_default() += 1;
+                }
+            }
+            let mut msg = format!(
+                "de-biasing {}: fitted on {} languages in {:.2} s",
+                opts.debias,
+                d.fitted_langs().len(),
+                t.elapsed().as_secs_f64()
+            );
+            if !fallback.is_empty() {
+                msg.push_str(&format!(
+                "; under {} passages, so the fallback (average of the language means) was used for: {}",
+                opts.debias_min_passages,
+                fallback
+                    .iter()
+                    .map(|(l, n)| format!("{l} ({n})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            }
+            stage(opts.progress, &msg);
+            Some(d)
+        }
+    };
+
     // 4. stores
     let t3 = Instant::now();
     let mut analyzers = BTreeMap::new();
@@ -326,6 +391,8 @@ pub fn build_index(
             .collect(),
         counts.clone(),
     );
+    let mut manifest = manifest;
+    manifest.debias = debias;
     writer.finish(&manifest)?;
     let total_s = t0.elapsed().as_secs_f64();
     Ok(BuildReport {

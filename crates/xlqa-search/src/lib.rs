@@ -14,6 +14,8 @@ pub use indexer::{build_index, BuildReport, IndexOptions};
 pub enum SearchError {
     #[error(transparent)]
     Index(#[from] xlqa_index::IndexError),
+    #[error(transparent)]
+    Debias(#[from] xlqa_index::DebiasError),
     #[error("encoder: {0}")]
     Model(#[from] xlqa_models::ModelError),
     #[error("{0}")]

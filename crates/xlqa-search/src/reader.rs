@@ -5,6 +5,7 @@
 
 use crate::SearchError;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use xlqa_core::Passage;
 use xlqa_models::{Encoder, TextKind};
 use xlqa_text::sentence::split_sentences;
@@ -38,6 +39,7 @@ pub fn best_sentence(
     passages: &[(u32, &Passage)],
     context_weight: f32,
     context: &dyn Fn(u32) -> f32,
+    debias: Option<&xlqa_index::Debias>,
 ) -> Result<Option<SentenceAnswer>, SearchError> {
     let mut cands: Vec<(u32, usize, usize, &str)> = Vec::new();
     for (row, p) in passages {
@@ -52,7 +54,18 @@ pub fn best_sentence(
         return Ok(None);
     }
     let texts: Vec<&str> = cands.iter().map(|c| c.3).collect();
-    let embs = encoder.encode(&texts, TextKind::Passage)?;
+    let mut embs = encoder.encode(&texts, TextKind::Passage)?;
+    if let Some(d) = debias {
+        // into the index's space, like the question
+        let langs: BTreeMap<u32, &str> = passages
+            .iter()
+            .map(|(r, p)| (*r, p.lang.as_str()))
+            .collect();
+        for (c, e) in cands.iter().zip(embs.iter_mut()) {
+            let lang = langs.get(&c.0).copied().unwrap_or("");
+            d.apply_or_fallback(lang, e)?;
+        }
+    }
     let mut best: Option<SentenceAnswer> = None;
     for (c, e) in cands.iter().zip(&embs) {
         let sim: f32 = e.iter().zip(question).map(|(a, b)| a * b).sum();

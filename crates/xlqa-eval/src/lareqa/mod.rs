@@ -52,6 +52,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xlqa_core::{Hit, Lang, LangSource, Passage};
 use xlqa_index::lexical::LexicalIndex;
+use xlqa_index::{Debias, DebiasMethod};
 use xlqa_models::{EmbeddingCache, Encoder, TextKind};
 use xlqa_text::analyze::Analyzer;
 
@@ -89,6 +90,8 @@ pub enum LareqaError {
     Model(#[from] xlqa_models::ModelError),
     #[error(transparent)]
     Index(#[from] xlqa_index::IndexError),
+    #[error(transparent)]
+    Debias(#[from] xlqa_index::DebiasError),
 }
 
 impl LareqaError {
@@ -277,6 +280,83 @@ pub fn embed(
         },
         seconds: t.elapsed().as_secs_f64(),
     })
+}
+
+/// Which embeddings a de-biasing transform is fitted on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DebiasFit {
+    /// The candidate pool (the collection), by language; questions are
+    /// transformed with the statistics of their language's candidates. This
+    /// is what an index can do: it never sees the questions.
+    #[default]
+    Candidates,
+    /// Candidates as above; questions with a transform fitted on the
+    /// questions themselves, by language (unlabeled, but transductive).
+    Separate,
+}
+
+impl std::str::FromStr for DebiasFit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "candidates" => Ok(DebiasFit::Candidates),
+            "separate" => Ok(DebiasFit::Separate),
+            _ => Err(format!(
+                "unknown de-biasing fit '{s}' (expected candidates or separate)"
+            )),
+        }
+    }
+}
+
+/// Applies a training-free de-biasing transform ([`xlqa_index::Debias`]) to
+/// the embeddings in place; returns the fitted transforms (candidates, and
+/// questions where fitted separately).
+pub fn debias(
+    d: &LareqaData,
+    e: &mut Embeddings,
+    method: DebiasMethod,
+    fit: DebiasFit,
+) -> Result<Vec<Debias>, LareqaError> {
+    if method == DebiasMethod::None {
+        return Ok(Vec::new());
+    }
+    let codes = lang_codes(d);
+    fn group<'a>(
+        codes: &[String],
+        langs: impl Iterator<Item = usize>,
+        vs: &'a [Vec<f32>],
+    ) -> BTreeMap<String, Vec<&'a [f32]>> {
+        let mut g: BTreeMap<String, Vec<&[f32]>> = BTreeMap::new();
+        for (l, v) in langs.zip(vs) {
+            g.entry(codes[l].clone()).or_default().push(v.as_slice());
+        }
+        g
+    }
+    let cand = Debias::fit(
+        method,
+        &group(&codes, d.candidates.iter().map(|c| c.lang), &e.candidates),
+        1,
+    )?;
+    let ques = match fit {
+        DebiasFit::Candidates => None,
+        DebiasFit::Separate => Some(Debias::fit(
+            method,
+            &group(&codes, d.questions.iter().map(|q| q.lang), &e.questions),
+            1,
+        )?),
+    };
+    let clangs: Vec<&str> = d
+        .candidates
+        .iter()
+        .map(|c| codes[c.lang].as_str())
+        .collect();
+    cand.apply_all(&clangs, &mut e.candidates)?;
+    let qlangs: Vec<&str> = d.questions.iter().map(|q| codes[q.lang].as_str()).collect();
+    ques.as_ref()
+        .unwrap_or(&cand)
+        .apply_all(&qlangs, &mut e.questions)?;
+    Ok(std::iter::once(cand).chain(ques).collect())
 }
 
 /// A BM25 index over the candidates, in a temporary folder.
