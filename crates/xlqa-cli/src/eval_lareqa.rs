@@ -14,6 +14,7 @@ use xlqa_eval::lareqa::{
 use xlqa_index::DebiasMethod;
 use xlqa_models::EmbeddingCache;
 use xlqa_search::indexer::bar;
+use xlqa_train::Adapter;
 
 #[derive(Args)]
 pub struct LareqaArgs {
@@ -54,6 +55,10 @@ pub struct LareqaArgs {
     /// (questions get statistics of their own, by language).
     #[arg(long, default_value = "candidates")]
     debias_fit: DebiasFit,
+    /// An alignment adapter folder (from `xlqa train encoder`) applied to the
+    /// dense embeddings after the de-biasing.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// Seed of the random target removed in the –rand diagnostic.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
@@ -165,6 +170,27 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             lareqa::debias(&data, &mut e, a.debias, a.debias_fit)?;
             timings.insert("debias".to_string(), t.elapsed().as_secs_f64());
         }
+        if let Some(dir) = &a.adapter {
+            let ad = Adapter::load(dir)?;
+            ad.check_encoder(enc.id(), enc.weights_sha256(), dir)?;
+            let centered = a.debias == DebiasMethod::Center;
+            if (ad.meta.input == "center") != centered {
+                bail!(
+                    "adapter {} was trained on {} vectors, but --debias is {}: use --debias {}",
+                    dir.display(),
+                    ad.meta.input,
+                    a.debias,
+                    if ad.meta.input == "center" {
+                        "center"
+                    } else {
+                        "none"
+                    }
+                );
+            }
+            for v in e.questions.iter_mut().chain(e.candidates.iter_mut()) {
+                ad.apply(v);
+            }
+        }
         Some(e)
     } else {
         None
@@ -220,6 +246,9 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             "debias_fit".to_string(),
             format!("{:?}", a.debias_fit).to_lowercase(),
         );
+    }
+    if let Some(dir) = &a.adapter {
+        settings.insert("adapter".to_string(), dir.display().to_string());
     }
     if let Some(n) = a.limit_articles {
         settings.insert("limit_articles".to_string(), n.to_string());

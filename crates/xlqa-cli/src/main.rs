@@ -5,6 +5,7 @@ mod eval_lareqa;
 mod eval_qa;
 mod eval_retrieval;
 mod output;
+mod train_encoder;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -46,8 +47,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: EvalCmd,
     },
+    /// Train models on the shared data (see docs/RESULTS.md for recipes).
+    Train {
+        #[command(subcommand)]
+        cmd: TrainCmd,
+    },
     /// List the languages with language-specific lexical analysis.
     Languages,
+}
+
+#[derive(Subcommand)]
+enum TrainCmd {
+    /// Train the cross-lingual alignment adapter of the sentence encoder
+    /// (contrastive, on Tatoeba, XOR-TyDi question translations and TyDi
+    /// GoldP train pairs; the encoder itself stays frozen).
+    Encoder(train_encoder::TrainEncoderArgs),
 }
 
 #[derive(Subcommand)]
@@ -270,6 +284,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ask(a) => ask(a),
         Cmd::Demo(a) => demo(a),
         Cmd::Eval { cmd } => eval(cmd),
+        Cmd::Train {
+            cmd: TrainCmd::Encoder(a),
+        } => train_encoder::run(a),
         Cmd::Languages => {
             for (lang, desc) in xlqa_text::analyze::supported_languages() {
                 println!("{lang:<8} {desc}");

@@ -11,19 +11,7 @@ mod common;
 use common::{err, ok};
 
 fn shared_data() -> Option<PathBuf> {
-    let dir = match std::env::var_os("XLQA_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    if dir.join("xquad/xquad.en.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: shared data not found at {} (set XLQA_DATA)",
-            dir.display()
-        );
-        None
-    }
+    common::shared_data("xquad/xquad.en.json")
 }
 
 /// (id, first answer) of every question of an XQuAD file, in file order.

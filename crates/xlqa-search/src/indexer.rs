@@ -121,6 +121,15 @@ impl Progress {
     pub fn finish_and_clear(&self) {
         self.bar.finish_and_clear();
     }
+
+    /// Prints a line above the bar (on stderr).
+    pub fn println(&self, msg: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{msg}");
+        } else {
+            self.bar.println(msg);
+        }
+    }
 }
 
 /// A progress display for `len` steps of `what` (nothing when `show` is false).

@@ -1,0 +1,16 @@
+//! Training for xlqa: cross-lingual alignment of sentence embeddings.
+//!
+//! * [`data`]: the training pairs (Tatoeba, XOR-TyDi question translations,
+//!   TyDi GoldP train question ↔ answer sentence).
+//! * [`trainer`]: contrastive training (in-batch softmax, MixCSE; X-Y or
+//!   monolingual batches) of a linear adapter with candle, on cached
+//!   encoder embeddings.
+//! * [`adapter`]: the trained adapter on disk (safetensors + recipe JSON
+//!   with checksum) and its application to embeddings.
+
+pub mod adapter;
+pub mod data;
+pub mod trainer;
+
+pub use adapter::{Adapter, AdapterError, AdapterMeta};
+pub use trainer::{Batching, EpochLog, Loss, TrainConfig, TrainError, VecPair};
