@@ -55,6 +55,11 @@ pub struct LareqaArgs {
     /// (questions get statistics of their own, by language).
     #[arg(long, default_value = "candidates")]
     debias_fit: DebiasFit,
+    /// Apply this fitted de-biasing transform instead of fitting one on the
+    /// pool: a JSON file holding a transform (e.g. `centering.json` from
+    /// `xlqa train encoder`) or an index's manifest.json.
+    #[arg(long, conflicts_with_all = ["debias", "debias_fit"])]
+    debias_stats: Option<PathBuf>,
     /// An alignment adapter folder (from `xlqa train encoder`) applied to the
     /// dense embeddings after the de-biasing.
     #[arg(long)]
@@ -170,10 +175,24 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             lareqa::debias(&data, &mut e, a.debias, a.debias_fit)?;
             timings.insert("debias".to_string(), t.elapsed().as_secs_f64());
         }
+        let mut debias_kind = a.debias;
+        if let Some(path) = &a.debias_stats {
+            let d = read_debias(path)?;
+            debias_kind = d.method;
+            let codes = lareqa::lang_codes(&data);
+            for (c, v) in data.candidates.iter().zip(e.candidates.iter_mut()) {
+                d.apply(&codes[c.lang], v)
+                    .with_context(|| format!("--debias-stats {}", path.display()))?;
+            }
+            for (q, v) in data.questions.iter().zip(e.questions.iter_mut()) {
+                d.apply(&codes[q.lang], v)
+                    .with_context(|| format!("--debias-stats {}", path.display()))?;
+            }
+        }
         if let Some(dir) = &a.adapter {
             let ad = Adapter::load(dir)?;
             ad.check_encoder(enc.id(), enc.weights_sha256(), dir)?;
-            let centered = a.debias == DebiasMethod::Center;
+            let centered = debias_kind == DebiasMethod::Center;
             if (ad.meta.input == "center") != centered {
                 bail!(
                     "adapter {} was trained on {} vectors, but --debias is {}: use --debias {}",
@@ -250,6 +269,9 @@ pub fn run(a: LareqaArgs) -> Result<()> {
     if let Some(dir) = &a.adapter {
         settings.insert("adapter".to_string(), dir.display().to_string());
     }
+    if let Some(p) = &a.debias_stats {
+        settings.insert("debias_stats".to_string(), p.display().to_string());
+    }
     if let Some(n) = a.limit_articles {
         settings.insert("limit_articles".to_string(), n.to_string());
     }
@@ -300,4 +322,22 @@ pub fn run(a: LareqaArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A fitted de-biasing transform from a JSON file: the transform itself, or
+/// an index manifest holding one under `debias`.
+fn read_debias(path: &std::path::Path) -> Result<xlqa_index::Debias> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let inner = match v.get("debias") {
+        Some(d) if v.get("format").is_some() => d.clone(),
+        _ => v,
+    };
+    if inner.is_null() {
+        bail!("{}: the index records no de-biasing", path.display());
+    }
+    serde_json::from_value(inner)
+        .with_context(|| format!("{}: not a de-biasing transform", path.display()))
 }

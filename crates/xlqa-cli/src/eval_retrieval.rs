@@ -53,6 +53,10 @@ pub struct RetrievalArgs {
     /// Never retrieve passages in these languages (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude_lang: Vec<Lang>,
+    /// Also remove each question's own language from the pool (the
+    /// cross-lingual setting: the evidence must come from other languages).
+    #[arg(long)]
+    exclude_own_lang: bool,
     /// The k of Recall@k, R^L@k and R^multi@k (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,5,20,100")]
     k: Vec<usize>,
@@ -79,6 +83,9 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
     }
     if a.budgets.contains(&0) {
         bail!("--budgets must list positive token counts, e.g. --budgets 2000,5000");
+    }
+    if a.run.is_some() && (a.exclude_own_lang || !a.exclude_lang.is_empty()) {
+        bail!("--exclude-lang / --exclude-own-lang apply when retrieving; a --run file is scored as it is");
     }
     let max_k = a.k.iter().copied().max().unwrap_or(1);
     if a.run.is_none() && max_k > a.depth {
@@ -193,7 +200,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 exclude_langs: a.exclude_lang.clone(),
             };
             let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
-            rankings = retrieve_all(&e, &gold.items, &opts, &|done, _| {
+            rankings = retrieve_all(&e, &gold.items, &opts, a.exclude_own_lang, &|done, _| {
                 bar.set_position(done as u64)
             })?;
             bar.finish_and_clear();
@@ -207,6 +214,9 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
             if !a.exclude_lang.is_empty() {
                 let l: Vec<String> = a.exclude_lang.iter().map(|l| l.to_string()).collect();
                 how += &format!(", excluding {}", l.join(","));
+            }
+            if a.exclude_own_lang {
+                how += ", excluding each question's own language";
             }
             setup.insert("ranked lists".to_string(), how);
             engine = Some(e);

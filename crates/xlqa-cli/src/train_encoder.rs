@@ -286,6 +286,11 @@ pub fn run(a: TrainEncoderArgs) -> Result<()> {
             }
         }
         centering = Some(dp.fitted_langs());
+        std::fs::create_dir_all(&a.out)
+            .with_context(|| format!("cannot create {}", a.out.display()))?;
+        let cpath = a.out.join("centering.json");
+        std::fs::write(&cpath, serde_json::to_string(&dp)? + "\n")
+            .with_context(|| format!("cannot write {}", cpath.display()))?;
     }
 
     // 4. training

@@ -219,6 +219,47 @@ fn retrieving_now_gives_a_report_for_every_question() {
     );
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(md.contains("no qrels given"), "{md}");
+    // without the question's own language, the Chinese answer string (only
+    // in the Chinese passage) can no longer be found
+    let out2 = tmp.path().join("out2");
+    let o = xlqa(&[
+        "eval",
+        "retrieval",
+        "--index",
+        idx.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--retriever",
+        "hybrid",
+        "--depth",
+        "10",
+        "--k",
+        "1,10",
+        "--exclude-own-lang",
+        "--out",
+        out2.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    assert!(close(&rep["per_lang"]["zh"]["R^L@10"]["mean"], 0.0), "{rep:#}");
+    // a run file is scored as it is: exclusion options are refused with it
+    let run = tmp.path().join("run.trec");
+    std::fs::write(&run, RUN).unwrap();
+    let o = xlqa(&[
+        "eval",
+        "retrieval",
+        "--index",
+        idx.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--run",
+        run.to_str().unwrap(),
+        "--exclude-own-lang",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--exclude-own-lang"), "{}", stderr(&o));
     // --k beyond --depth is refused
     let o = xlqa(&[
         "eval",

@@ -99,10 +99,14 @@ pub fn budget_name(b: usize) -> String {
 /// Retrieves the ranked passages of every question with the engine, in the
 /// question's language (as `xlqa ask --lang` does). Dense embeddings are
 /// computed in batches.
+///
+/// `exclude_own_lang`: each question's own language is also removed from the
+/// pool (inside each retriever), the cross-lingual setting.
 pub fn retrieve_all(
     engine: &Engine,
     items: &[GoldItem],
     opts: &RetrieveOptions,
+    exclude_own_lang: bool,
     progress: &dyn Fn(usize, usize),
 ) -> Result<HashMap<String, Vec<usize>>, OpenEvalError> {
     let mut out = HashMap::new();
@@ -121,6 +125,15 @@ pub fn retrieve_all(
         };
         for (item, emb) in chunk.iter().zip(&embs) {
             let mut t = StageTimings::default();
+            let own;
+            let opts = if exclude_own_lang && !opts.exclude_langs.contains(&item.lang) {
+                let mut o = opts.clone();
+                o.exclude_langs.push(item.lang.clone());
+                own = o;
+                &own
+            } else {
+                opts
+            };
             let (hits, _) =
                 engine.retrieve(&item.question, &item.lang, emb.as_deref(), opts, &mut t)?;
             out.insert(
