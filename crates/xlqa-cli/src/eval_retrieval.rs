@@ -200,9 +200,36 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 exclude_langs: a.exclude_lang.clone(),
             };
             let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
-            rankings = retrieve_all(&e, &gold.items, &opts, a.exclude_own_lang, &|done, _| {
-                bar.set_position(done as u64)
-            })?;
+            // raw question vectors through the embedding cache, so a rerun
+            // (another index, retriever or exclusion) encodes nothing
+            let embeddings = if a.retriever == RetrieverKind::Bm25 {
+                None
+            } else {
+                let home = crate::home()?;
+                let mut cache = xlqa_models::EmbeddingCache::open(
+                    &home.root().join("cache").join("embeddings"),
+                    e.encoder(),
+                )?;
+                let texts: Vec<&str> = gold.items.iter().map(|i| i.question.as_str()).collect();
+                let qbar = xlqa_search::indexer::bar(texts.len() as u64, "questions", !a.quiet);
+                let (v, _) = cache.encode(
+                    e.encoder(),
+                    &texts,
+                    xlqa_models::TextKind::Query,
+                    512,
+                    &|done, _| qbar.set_position(done as u64),
+                )?;
+                qbar.finish_and_clear();
+                Some(v)
+            };
+            rankings = retrieve_all(
+                &e,
+                &gold.items,
+                &opts,
+                a.exclude_own_lang,
+                embeddings.as_deref(),
+                &|done, _| bar.set_position(done as u64),
+            )?;
             bar.finish_and_clear();
             let mut how = format!("{} retrieval, depth {}", a.retriever.as_str(), a.depth);
             if a.retriever == RetrieverKind::Hybrid {

@@ -243,7 +243,10 @@ fn retrieving_now_gives_a_report_for_every_question() {
     assert!(o.status.success(), "{}", stderr(&o));
     let rep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
-    assert!(close(&rep["per_lang"]["zh"]["R^L@10"]["mean"], 0.0), "{rep:#}");
+    assert!(
+        close(&rep["per_lang"]["zh"]["R^L@10"]["mean"], 0.0),
+        "{rep:#}"
+    );
     // a run file is scored as it is: exclusion options are refused with it
     let run = tmp.path().join("run.trec");
     std::fs::write(&run, RUN).unwrap();

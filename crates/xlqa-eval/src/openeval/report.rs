@@ -97,8 +97,9 @@ pub fn budget_name(b: usize) -> String {
 }
 
 /// Retrieves the ranked passages of every question with the engine, in the
-/// question's language (as `xlqa ask --lang` does). Dense embeddings are
-/// computed in batches.
+/// question's language (as `xlqa ask --lang` does). Dense embeddings are the
+/// raw encoder vectors given in `embeddings` (item order, e.g. from the
+/// embedding cache), else computed in batches.
 ///
 /// `exclude_own_lang`: each question's own language is also removed from the
 /// pool (inside each retriever), the cross-lingual setting.
@@ -107,14 +108,30 @@ pub fn retrieve_all(
     items: &[GoldItem],
     opts: &RetrieveOptions,
     exclude_own_lang: bool,
+    embeddings: Option<&[Vec<f32>]>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<HashMap<String, Vec<usize>>, OpenEvalError> {
+    if let Some(e) = embeddings {
+        if e.len() != items.len() {
+            return Err(OpenEvalError::Mismatch(format!(
+                "internal: {} question embeddings for {} questions",
+                e.len(),
+                items.len()
+            )));
+        }
+    }
     let mut out = HashMap::new();
     let batch = 64;
     let mut done = 0;
-    for chunk in items.chunks(batch) {
+    for (ci, chunk) in items.chunks(batch).enumerate() {
         let embs: Vec<Option<Vec<f32>>> = if opts.retriever == RetrieverKind::Bm25 {
             vec![None; chunk.len()]
+        } else if let Some(e) = embeddings {
+            e[ci * batch..ci * batch + chunk.len()]
+                .iter()
+                .cloned()
+                .map(Some)
+                .collect()
         } else {
             let texts: Vec<&str> = chunk.iter().map(|i| i.question.as_str()).collect();
             engine
