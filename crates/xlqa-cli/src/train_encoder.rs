@@ -364,7 +364,12 @@ pub fn run(a: TrainEncoderArgs) -> Result<()> {
             if show {
                 pb.println(&format!(
                     "epoch {}: train loss {:.4}, held-out loss {:.4}, held-out top-1 {:.3}, scale {:.1}, ‖W−I‖ {:.3}",
-                    e.epoch, e.train_loss, e.dev_loss, e.dev_acc, e.scale, e.w_minus_i
+                    e.epoch,
+                    e.train_loss.unwrap_or(f64::NAN),
+                    e.dev_loss,
+                    e.dev_acc,
+                    e.scale,
+                    e.w_minus_i
                 ));
             }
             Ok(())

@@ -59,10 +59,12 @@ fn trains_a_tiny_adapter_and_evaluates_with_it() {
     assert_eq!(meta["input"], "center");
     assert_eq!(meta["weights_sha256"].as_str().unwrap().len(), 64);
     let epochs = meta["log"]["epochs"].as_array().unwrap();
-    assert_eq!(epochs.len(), 3);
+    // epoch 0 (the base model) and three trained epochs
+    assert_eq!(epochs.len(), 4);
+    assert!(epochs[0]["train_loss"].is_null());
     let loss = |e: &Value| e["train_loss"].as_f64().unwrap();
     assert!(
-        loss(&epochs[2]) < loss(&epochs[0]),
+        loss(&epochs[3]) < loss(&epochs[1]),
         "training loss did not fall: {epochs:?}"
     );
     // tatoeba de + ko (+ en pivot), xor ko, tydi en/ko: both languages seen

@@ -126,7 +126,8 @@ pub struct VecPair {
 pub struct EpochLog {
     pub epoch: usize,
     pub steps: usize,
-    pub train_loss: f64,
+    /// Mean training loss of the epoch (none for epoch 0, the base model).
+    pub train_loss: Option<f64>,
     /// Loss and top-1 accuracy (a → b among the held-out pairs, in batches)
     /// on held-out training pairs.
     pub dev_loss: f64,
@@ -387,6 +388,17 @@ pub fn train(
     let total = total_steps(pairs, cfg);
     let mut step = 0usize;
     let mut log = Vec::new();
+    // epoch 0: the base model (W = I), for reference
+    let (dev_loss, dev_acc) = evaluate(&params, cfg, dev, dim)?;
+    log.push(EpochLog {
+        epoch: 0,
+        steps: 0,
+        train_loss: None,
+        dev_loss,
+        dev_acc,
+        scale: cfg.init_scale,
+        w_minus_i: 0.0,
+    });
     'outer: for epoch in 1..=cfg.epochs {
         let mut sum = 0.0;
         let mut steps = 0usize;
@@ -417,7 +429,7 @@ pub fn train(
         let e = EpochLog {
             epoch,
             steps,
-            train_loss: sum / steps.max(1) as f64,
+            train_loss: Some(sum / steps.max(1) as f64),
             dev_loss,
             dev_acc,
             scale: params.log_scale.as_tensor().exp()?.to_vec1::<f32>()?[0] as f64,
@@ -494,13 +506,14 @@ mod tests {
                 "{loss:?}: scale gradient"
             );
             let (_, log) = train(&pairs, &dev, &cfg, &|_, _, _| {}, &mut |_, _| Ok(())).unwrap();
-            let first = log.first().unwrap();
+            assert_eq!(log[0].epoch, 0, "epoch 0 is the base model");
+            let first = &log[1];
             let last = log.last().unwrap();
             assert!(
-                last.train_loss < 0.8 * first.train_loss,
+                last.train_loss.unwrap() < 0.8 * first.train_loss.unwrap(),
                 "{loss:?}: loss did not fall: {log:?}"
             );
-            assert!(last.dev_acc >= first.dev_acc, "{loss:?}: {log:?}");
+            assert!(last.dev_acc >= log[0].dev_acc, "{loss:?}: {log:?}");
         }
     }
 
