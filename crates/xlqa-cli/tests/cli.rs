@@ -14,19 +14,27 @@ fn demo_collection() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/collection.jsonl")
 }
 
+/// Indexes the demo collection into `out` (quietly), plus `extra`.
+fn index_demo(out: &Path, extra: &[&str]) {
+    let coll = demo_collection();
+    let mut args = vec![
+        "index",
+        coll.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
+}
+
 /// The demo index, built once for all tests of this file.
 fn demo_index() -> &'static Path {
     static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &DIR.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let idx = tmp.path().join("idx");
-        ok(&[
-            "index",
-            demo_collection().to_str().unwrap(),
-            "--out",
-            idx.to_str().unwrap(),
-            "--quiet",
-        ]);
+        index_demo(&idx, &[]);
         (tmp, idx)
     })
     .1
@@ -235,17 +243,7 @@ fn debiased_index_records_its_transform_and_warns_on_fallback() {
     let tmp = tempfile::tempdir().unwrap();
     let idx = tmp.path().join("idx");
     // the demo has 7 English, 3 German passages and fewer for the rest
-    ok(&[
-        "index",
-        demo_collection().to_str().unwrap(),
-        "--out",
-        idx.to_str().unwrap(),
-        "--debias",
-        "center",
-        "--debias-min-passages",
-        "3",
-        "--quiet",
-    ]);
+    index_demo(&idx, &["--debias", "center", "--debias-min-passages", "3"]);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
     let d = &m["debias"];

@@ -183,14 +183,10 @@ fn run_file_metrics_are_the_hand_computed_ones() {
     assert!(out.join("report.md").exists());
 }
 
-#[test]
-fn retrieving_now_gives_a_report_for_every_question() {
-    let Some(idx) = demo_index() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let gold = tmp.path().join("gold.jsonl");
-    std::fs::write(&gold, GOLD).unwrap();
-    let out = tmp.path().join("out");
-    let o = xlqa(&[
+/// `xlqa eval retrieval` retrieving now (hybrid, depth 10, k 1 and 10) into
+/// `out`, plus `extra`; returns report.json.
+fn retrieve_now(idx: &Path, gold: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
         "eval",
         "retrieval",
         "--index",
@@ -206,10 +202,21 @@ fn retrieving_now_gives_a_report_for_every_question() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = xlqa(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rep: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn retrieving_now_gives_a_report_for_every_question() {
+    let Some(idx) = demo_index() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let gold = tmp.path().join("gold.jsonl");
+    std::fs::write(&gold, GOLD).unwrap();
+    let out = tmp.path().join("out");
+    let rep = retrieve_now(idx, &gold, &out, &[]);
     assert_eq!(rep["questions"], 3);
     // the whole demo collection fits in 10 passages per language; the Chinese
     // passage with the answer is among the 10 retrieved for the Chinese question
@@ -217,32 +224,16 @@ fn retrieving_now_gives_a_report_for_every_question() {
         close(&rep["per_lang"]["zh"]["R^L@10"]["mean"], 1.0),
         "{rep:#}"
     );
-    let md = String::from_utf8_lossy(&o.stdout);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("no qrels given"), "{md}");
     // without the question's own language, the Chinese answer string (only
     // in the Chinese passage) can no longer be found
-    let out2 = tmp.path().join("out2");
-    let o = xlqa(&[
-        "eval",
-        "retrieval",
-        "--index",
-        idx.to_str().unwrap(),
-        "--gold",
-        gold.to_str().unwrap(),
-        "--retriever",
-        "hybrid",
-        "--depth",
-        "10",
-        "--k",
-        "1,10",
-        "--exclude-own-lang",
-        "--out",
-        out2.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let rep: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    let rep = retrieve_now(
+        idx,
+        &gold,
+        &tmp.path().join("out2"),
+        &["--exclude-own-lang"],
+    );
     assert!(
         close(&rep["per_lang"]["zh"]["R^L@10"]["mean"], 0.0),
         "{rep:#}"

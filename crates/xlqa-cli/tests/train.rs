@@ -87,36 +87,33 @@ fn trains_a_tiny_adapter_and_evaluates_with_it() {
     assert_eq!(meta["weights_sha256"], meta_b["weights_sha256"]);
 
     // LAReQA with the adapter on a parallel slice
-    let out = ok(&[
-        "eval",
-        "lareqa",
-        "--data",
-        data.join("lareqa_xquad_r").to_str().unwrap(),
-        "--langs",
-        "de,en",
-        "--limit-articles",
-        "1",
-        "--debias",
-        "center",
-        "--adapter",
-        a.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let lareqa = data.join("lareqa_xquad_r");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "eval",
+            "lareqa",
+            "--data",
+            lareqa.to_str().unwrap(),
+            "--langs",
+            "de,en",
+            "--limit-articles",
+            "1",
+            "--adapter",
+            a.to_str().unwrap(),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let with = args(&["--debias", "center"]);
+    let out = ok(&with.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     assert!(out.contains("mAP"), "{out}");
     // an adapter trained on centered vectors refuses raw ones
-    let e = err(&[
-        "eval",
-        "lareqa",
-        "--data",
-        data.join("lareqa_xquad_r").to_str().unwrap(),
-        "--langs",
-        "de,en",
-        "--limit-articles",
-        "1",
-        "--adapter",
-        a.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let without = args(&[]);
+    let e = err(&without.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     assert!(e.contains("--debias center"), "{e}");
 }
 
