@@ -254,6 +254,81 @@ impl Bert {
         b: usize,
         l: usize,
     ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let h = self.header.hidden;
+        let x = self.hidden(ids, lens, b, l, self.layers.len())?;
+        let x = x.to_dtype(CDType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(mean_pool_normalize(&x, lens, l, h))
+    }
+
+    /// Number of transformer layers.
+    pub(crate) fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The hidden states `[b * l, hidden]` after the first `upto` layers
+    /// (`upto` = 0: the embeddings), with the inference kernels.
+    pub(crate) fn hidden_states(
+        &self,
+        ids: &[u32],
+        lens: &[usize],
+        len: usize,
+        upto: usize,
+    ) -> Result<Tensor, CandleError> {
+        let b = lens.len();
+        self.hidden(ids, lens, b, len, upto.min(self.layers.len()))
+            .ctx(|| format!("hidden states of a batch of {b} × {len} tokens"))
+    }
+
+    /// A differentiable copy of layer `i` (f32 weights only).
+    pub(crate) fn trainable_layer(&self, i: usize) -> Result<TrainableLayer, CandleError> {
+        let no = |what: &str| CandleError {
+            context: format!("trainable layer {i}"),
+            source: Box::new(candle_core::Error::Msg(what.to_string())),
+        };
+        let layer = self
+            .layers
+            .get(i)
+            .ok_or_else(|| no(&format!("the model has {} layers", self.layers.len())))?;
+        let f32w = |w: &Weight| match w {
+            Weight::F32(t) => Ok(t.clone()),
+            Weight::Q4(_) => Err(no(
+                "needs f32 weights (load the encoder with precision f32, the default)",
+            )),
+        };
+        let var =
+            |t: &Tensor| candle_core::Var::from_tensor(t).ctx(|| format!("layer {i} parameters"));
+        let vec1 = |v: &[f32]| {
+            Tensor::from_slice(v, v.len(), &self.device).ctx(|| format!("layer {i} parameters"))
+        };
+        let Qkv::Fused(qkv) = &layer.qkv else {
+            return Err(no(
+                "needs f32 weights (load the encoder with precision f32, the default)",
+            ));
+        };
+        Ok(TrainableLayer {
+            wqkv: var(&f32w(&qkv.w)?)?,
+            bqkv: var(&vec1(&qkv.bv)?)?,
+            wo: var(&f32w(&layer.ao.w)?)?,
+            bo: var(&vec1(&layer.ao.bv)?)?,
+            ln1: (var(&vec1(&layer.aln.0)?)?, var(&vec1(&layer.aln.1)?)?),
+            wi: var(&f32w(&layer.fi.w)?)?,
+            bi: var(&vec1(&layer.fi.bv)?)?,
+            wf: var(&f32w(&layer.fo.w)?)?,
+            bf: var(&vec1(&layer.fo.bv)?)?,
+            ln2: (var(&vec1(&layer.oln.0)?)?, var(&vec1(&layer.oln.1)?)?),
+            heads: self.header.heads,
+            eps: f64::from(self.header.eps),
+        })
+    }
+
+    fn hidden(
+        &self,
+        ids: &[u32],
+        lens: &[usize],
+        b: usize,
+        l: usize,
+        upto: usize,
+    ) -> candle_core::Result<Tensor> {
         if ids.len() != b * l || lens.iter().any(|&n| n == 0 || n > l) {
             candle_core::bail!(
                 "{} ids / lengths {lens:?} do not form a [{b}, {l}] batch",
@@ -280,7 +355,7 @@ impl Bert {
         let mut x = ops::layer_norm(&x, None, &self.eln.0, &self.eln.1, eps)?;
 
         let scale = 1.0 / (hd as f32).sqrt();
-        for layer in &self.layers {
+        for layer in &self.layers[..upto] {
             // q, k, v as [b, heads, l, head_dim]
             let (q, k, v) = match &layer.qkv {
                 Qkv::Fused(lin) => {
@@ -328,9 +403,126 @@ impl Bert {
                 eps,
             )?;
         }
-        let x = x.to_dtype(CDType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        Ok(mean_pool_normalize(&x, lens, l, h))
+        Ok(x)
     }
+}
+
+/// One transformer layer with its parameters as candle `Var`s, computed with
+/// differentiable candle ops only (the inference path uses fused kernels
+/// without gradients). Post-LN like the encoder:
+/// `x ← LN(x + Attn(x)); x ← LN(x + W_f·GELU(W_i·x))`.
+pub struct TrainableLayer {
+    pub wqkv: candle_core::Var,
+    pub bqkv: candle_core::Var,
+    pub wo: candle_core::Var,
+    pub bo: candle_core::Var,
+    pub ln1: (candle_core::Var, candle_core::Var),
+    pub wi: candle_core::Var,
+    pub bi: candle_core::Var,
+    pub wf: candle_core::Var,
+    pub bf: candle_core::Var,
+    pub ln2: (candle_core::Var, candle_core::Var),
+    heads: usize,
+    eps: f64,
+}
+
+fn layer_norm_diff(x: &Tensor, g: &Tensor, b: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(candle_core::D::Minus1)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(candle_core::D::Minus1)?;
+    xc.broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(g)?
+        .broadcast_add(b)
+}
+
+impl TrainableLayer {
+    /// All parameters.
+    pub fn vars(&self) -> Vec<candle_core::Var> {
+        vec![
+            self.wqkv.clone(),
+            self.bqkv.clone(),
+            self.wo.clone(),
+            self.bo.clone(),
+            self.ln1.0.clone(),
+            self.ln1.1.clone(),
+            self.wi.clone(),
+            self.bi.clone(),
+            self.wf.clone(),
+            self.bf.clone(),
+            self.ln2.0.clone(),
+            self.ln2.1.clone(),
+        ]
+    }
+
+    /// `x` `[b, l, hidden]` → `[b, l, hidden]`; `lens[i]` real tokens in row `i`
+    /// (padding keys are masked out).
+    pub fn forward(&self, x: &Tensor, lens: &[usize]) -> candle_core::Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let nh = self.heads;
+        let hd = h / nh;
+        let x2 = x.reshape((b * l, h))?;
+        let lin = |x: &Tensor, w: &candle_core::Var, bias: &candle_core::Var| {
+            x.matmul(&w.as_tensor().t()?)?
+                .broadcast_add(bias.as_tensor())
+        };
+        let qkv = lin(&x2, &self.wqkv, &self.bqkv)?
+            .reshape((b, l, 3, nh, hd))?
+            .permute((2, 0, 3, 1, 4))?;
+        let q = qkv.get(0)?.contiguous()?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+        // additive mask on padded keys: [b, 1, 1, l]
+        let mut mask = vec![0f32; b * l];
+        for (i, &n) in lens.iter().enumerate() {
+            for m in &mut mask[i * l + n.min(l)..(i + 1) * l] {
+                *m = -1e9;
+            }
+        }
+        let mask = Tensor::from_vec(mask, (b, 1, 1, l), x.device())?;
+        let scores = scores.broadcast_add(&mask)?;
+        let max = scores.max_keepdim(candle_core::D::Minus1)?.detach();
+        let e = scores.broadcast_sub(&max)?.exp()?;
+        let probs = e.broadcast_div(&e.sum_keepdim(candle_core::D::Minus1)?)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b * l, h))?;
+        let a = lin(&ctx, &self.wo, &self.bo)?;
+        let x2 = layer_norm_diff(
+            &(a + &x2)?,
+            self.ln1.0.as_tensor(),
+            self.ln1.1.as_tensor(),
+            self.eps,
+        )?;
+        let m = lin(&x2, &self.wi, &self.bi)?.gelu_erf()?;
+        let f = lin(&m, &self.wf, &self.bf)?;
+        let out = layer_norm_diff(
+            &(f + &x2)?,
+            self.ln2.0.as_tensor(),
+            self.ln2.1.as_tensor(),
+            self.eps,
+        )?;
+        out.reshape((b, l, h))
+    }
+}
+
+/// Mean pooling over the first `lens[i]` tokens of each row of `x`
+/// `[b, l, h]`, L2-normalized; differentiable.
+pub fn mean_pool_normalize_diff(x: &Tensor, lens: &[usize]) -> candle_core::Result<Tensor> {
+    let (b, l, _) = x.dims3()?;
+    let mut m = vec![0f32; b * l];
+    for (i, &n) in lens.iter().enumerate() {
+        let n = n.min(l).max(1);
+        for v in &mut m[i * l..i * l + n] {
+            *v = 1.0 / n as f32;
+        }
+    }
+    let m = Tensor::from_vec(m, (b, 1, l), x.device())?;
+    let pooled = m.matmul(x)?.squeeze(1)?; // [b, h]
+    let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
+    pooled.broadcast_div(&(norm + 1e-12)?)
 }
 
 /// Per batch row, the mean over its `lens[i]` real tokens, L2-normalized.

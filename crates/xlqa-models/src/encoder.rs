@@ -268,6 +268,50 @@ impl Encoder {
         self.encode_ids(&ids, progress)
     }
 
+    /// Number of transformer layers of the encoder.
+    pub fn num_layers(&self) -> usize {
+        self.bert.num_layers()
+    }
+
+    /// The hidden states after the first `upto` layers for `texts` as one
+    /// right-padded batch in the given order: `([b, l, hidden], lens)`. With
+    /// [`Encoder::trainable_layer`] for the remaining layers, this is how
+    /// the top of the encoder is trained on cached lower-layer outputs.
+    pub fn hidden_states(
+        &self,
+        texts: &[&str],
+        kind: TextKind,
+        upto: usize,
+    ) -> Result<(candle_core::Tensor, Vec<usize>), ModelError> {
+        let ids = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.input_ids_at(t, kind, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let len = ids.iter().map(|s| s.len()).max().unwrap_or(0);
+        let mut flat = vec![self.pad; ids.len() * len];
+        let mut lens = Vec::with_capacity(ids.len());
+        for (row, seq) in ids.iter().enumerate() {
+            flat[row * len..row * len + seq.len()].copy_from_slice(seq);
+            lens.push(seq.len());
+        }
+        let h = self.dim();
+        let x = self.bert.hidden_states(&flat, &lens, len, upto)?;
+        let x = x
+            .reshape((ids.len(), len, h))
+            .map_err(|e| crate::bert::CandleError {
+                context: "hidden states".to_string(),
+                source: Box::new(e),
+            })?;
+        Ok((x, lens))
+    }
+
+    /// A differentiable copy of layer `i` (0-based), initialized with the
+    /// encoder's weights; needs the f32 precision (the default).
+    pub fn trainable_layer(&self, i: usize) -> Result<crate::bert::TrainableLayer, ModelError> {
+        Ok(self.bert.trainable_layer(i)?)
+    }
+
     /// Encodes pre-tokenized inputs (each `<s> … </s>`, at most `max_tokens`).
     fn encode_ids(
         &self,

@@ -19,7 +19,7 @@ pub mod encoder;
 pub mod install;
 mod ops;
 
-pub use bert::Precision;
+pub use bert::{mean_pool_normalize_diff, Precision, TrainableLayer};
 pub use cache::{CacheError, CacheStats, EmbeddingCache};
 pub use encoder::{Encoder, EncoderOptions, ModelError, TextKind, E5_SMALL_ID};
 pub use install::{

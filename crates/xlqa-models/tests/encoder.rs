@@ -262,3 +262,56 @@ fn xquad_cross_lingual_retrieval() {
         );
     }
 }
+
+#[test]
+fn trainable_top_layer_matches_inference_and_gets_gradients() {
+    let enc = encoder();
+    let texts = [
+        "Wie hoch ist der Kilimandscharo?",
+        "Mount Kilimanjaro is 5,895 metres high, the highest mountain in Africa.",
+        "长城有多长？",
+    ];
+    let n = enc.num_layers();
+    assert_eq!(n, 12);
+    // layers 0..n-1 with the inference kernels, the last one differentiable
+    let (below, lens) = enc.hidden_states(&texts, TextKind::Passage, n - 1).unwrap();
+    assert_eq!(below.dims()[0], 3);
+    let top = enc.trainable_layer(n - 1).unwrap();
+    let out = top.forward(&below, &lens).unwrap();
+    let pooled = xlqa_models::mean_pool_normalize_diff(&out, &lens).unwrap();
+    let got: Vec<Vec<f32>> = pooled.to_vec2().unwrap();
+    let want = enc.encode(&texts, TextKind::Passage).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let c = cosine(g, w);
+        assert!(
+            c > 0.99999,
+            "differentiable layer differs from inference: cosine {c}"
+        );
+    }
+    // and the full stack's hidden states agree on real tokens, row by row
+    let (all, _) = enc.hidden_states(&texts, TextKind::Passage, n).unwrap();
+    let a: Vec<Vec<Vec<f32>>> = all.to_vec3().unwrap();
+    let o: Vec<Vec<Vec<f32>>> = out.to_vec3().unwrap();
+    for (i, &len) in lens.iter().enumerate() {
+        for t in 0..len {
+            for (x, y) in a[i][t].iter().zip(&o[i][t]) {
+                assert!((x - y).abs() < 2e-3, "row {i} token {t}: {x} vs {y}");
+            }
+        }
+    }
+    // a loss on the pooled vectors reaches every parameter of the layer,
+    // and nothing below it (the lower layers are a constant tensor)
+    let loss = pooled.sqr().unwrap().sum_all().unwrap() - pooled.get(0).unwrap().sum_all().unwrap();
+    let grads = loss.unwrap().backward().unwrap();
+    for (k, v) in top.vars().iter().enumerate() {
+        let g = grads
+            .get(v.as_tensor())
+            .unwrap_or_else(|| panic!("parameter {k} has no gradient"));
+        let s: f32 = g.abs().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        assert!(s > 0.0, "parameter {k}: zero gradient");
+    }
+    assert!(
+        grads.get(&below).is_none(),
+        "the frozen layers must get no gradient"
+    );
+}
