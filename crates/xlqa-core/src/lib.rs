@@ -6,10 +6,12 @@
 
 pub mod collection;
 pub mod lang;
+pub mod rng;
 pub mod types;
 
 pub use collection::{
     json_kind, read_collection, read_questions, InputError, ReadOptions, ReadReport,
 };
 pub use lang::{Lang, LangError};
+pub use rng::SplitMix64;
 pub use types::*;

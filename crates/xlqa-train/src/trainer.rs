@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
+use xlqa_core::SplitMix64 as Rng;
 
 /// Which contrastive loss.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,25 +144,6 @@ pub enum TrainError {
     Config(String),
     #[error("training (candle): {0}")]
     Candle(#[from] candle_core::Error),
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a seeded shuffle.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = ((self.next() as u128 * (i as u128 + 1)) >> 64) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 /// The trainable parameters.
@@ -294,7 +276,7 @@ fn batches(pairs: &[VecPair], cfg: &TrainConfig, rng: &mut Rng) -> Vec<Vec<usize
 
 /// Optimizer steps `train` will take on `pairs` with `cfg`.
 pub fn total_steps(pairs: &[VecPair], cfg: &TrainConfig) -> usize {
-    let n = batches(pairs, cfg, &mut Rng(cfg.seed)).len() * cfg.epochs;
+    let n = batches(pairs, cfg, &mut Rng::new(cfg.seed)).len() * cfg.epochs;
     if cfg.max_steps > 0 {
         n.min(cfg.max_steps)
     } else {
@@ -304,7 +286,7 @@ pub fn total_steps(pairs: &[VecPair], cfg: &TrainConfig) -> usize {
 
 /// Splits off every `every`-th pair (after a seeded shuffle) as held-out dev pairs.
 pub fn split_dev(mut pairs: Vec<VecPair>, every: usize, seed: u64) -> (Vec<VecPair>, Vec<VecPair>) {
-    let mut rng = Rng(seed ^ 0x5eed);
+    let mut rng = Rng::new(seed ^ 0x5eed);
     rng.shuffle(&mut pairs);
     let mut train = Vec::new();
     let mut dev = Vec::new();
@@ -384,7 +366,7 @@ pub fn train(
             ..Default::default()
         },
     )?;
-    let mut rng = Rng(cfg.seed);
+    let mut rng = Rng::new(cfg.seed);
     let total = total_steps(pairs, cfg);
     let mut step = 0usize;
     let mut log = Vec::new();
@@ -452,12 +434,12 @@ mod tests {
     /// Pairs whose anchors carry a strong "language" offset on dimension 0
     /// (language A: +3, language B: −3) and share content on the others.
     fn toy(n: usize, seed: u64) -> Vec<VecPair> {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let dim = 8;
         (0..n)
             .map(|i| {
                 let content: Vec<f32> = (1..dim)
-                    .map(|_| (rng.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+                    .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
                     .collect();
                 let mk = |off: f32| {
                     let mut v = vec![off];
@@ -546,7 +528,7 @@ mod tests {
             batch_size: 8,
             ..Default::default()
         };
-        let bs = batches(&pairs, &cfg, &mut Rng(1));
+        let bs = batches(&pairs, &cfg, &mut Rng::new(1));
         assert!(!bs.is_empty());
         for b in &bs {
             let g = &pairs[b[0]].group;
@@ -558,7 +540,7 @@ mod tests {
                 batch_size: 8,
                 ..Default::default()
             },
-            &mut Rng(1),
+            &mut Rng::new(1),
         );
         assert!(xy
             .iter()
