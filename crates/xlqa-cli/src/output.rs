@@ -55,6 +55,9 @@ pub fn print_build_report(r: &BuildReport, out: &Path) {
             r.generic_languages.join(", ")
         );
     }
+    if let Some(d) = &r.debias {
+        eprintln!("  {d}");
+    }
 }
 
 pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> {

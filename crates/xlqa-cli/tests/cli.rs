@@ -221,6 +221,12 @@ fn skip_invalid_counts_and_mismatched_encoder_is_refused() {
     assert_eq!(rep["counts"]["documents"], 4);
     assert_eq!(rep["counts"]["skipped_invalid"], 1);
     assert_eq!(rep["counts"]["lang_detected"], 4);
+    // four passages: too few for de-biasing, and the report says so
+    let d = rep["debias"].as_str().unwrap_or_default();
+    assert!(
+        d.contains("skipped") && d.contains("50 passages"),
+        "{rep:#}"
+    );
 
     // an index claiming another encoder is refused with a clear message
     let mpath = idx.join("manifest.json");

@@ -65,6 +65,9 @@ pub struct BuildReport {
     pub undetectable: Vec<String>,
     /// Languages indexed without language-specific rules.
     pub generic_languages: Vec<String>,
+    /// What the de-biasing did (method, languages fitted, fallbacks), or why
+    /// it was skipped; none with `--debias none`.
+    pub debias: Option<String>,
     pub langid_s: f64,
     pub chunk_s: f64,
     pub encode_s: f64,
@@ -289,6 +292,7 @@ pub fn build_index(
 
     // 3b. de-biasing: fitted on the collection, by passage language
     let mut vectors = vectors;
+    let mut debias_note = None;
     let debias = if opts.debias == DebiasMethod::None {
         None
     } else {
@@ -304,13 +308,12 @@ pub fn build_index(
         drop(groups);
         let per_lang = matches!(opts.debias, DebiasMethod::Center | DebiasMethod::Lir(_));
         if per_lang && d.fitted_langs().is_empty() {
-            stage(
-                opts.progress,
-                &format!(
-                    "de-biasing {}: skipped, no language has {} passages (too few for its own statistics); vectors are stored as the encoder gives them",
-                    opts.debias, opts.debias_min_passages
-                ),
+            let msg = format!(
+                "de-biasing {}: skipped, no language has {} passages (too few for its own statistics); vectors are stored as the encoder gives them",
+                opts.debias, opts.debias_min_passages
             );
+            stage(opts.progress, &msg);
+            debias_note = Some(msg);
             None
         } else {
             let mut fallback: BTreeMap<String, usize> = BTreeMap::new();
@@ -337,6 +340,7 @@ pub fn build_index(
             ));
             }
             stage(opts.progress, &msg);
+            debias_note = Some(msg);
             Some(d)
         }
     };
@@ -410,6 +414,7 @@ pub fn build_index(
         low_confidence,
         undetectable,
         generic_languages,
+        debias: debias_note,
         langid_s,
         chunk_s,
         encode_s,
