@@ -179,15 +179,8 @@ pub fn run(a: LareqaArgs) -> Result<()> {
         if let Some(path) = &a.debias_stats {
             let d = read_debias(path)?;
             debias_kind = d.method;
-            let codes = lareqa::lang_codes(&data);
-            for (c, v) in data.candidates.iter().zip(e.candidates.iter_mut()) {
-                d.apply(&codes[c.lang], v)
-                    .with_context(|| format!("--debias-stats {}", path.display()))?;
-            }
-            for (q, v) in data.questions.iter().zip(e.questions.iter_mut()) {
-                d.apply(&codes[q.lang], v)
-                    .with_context(|| format!("--debias-stats {}", path.display()))?;
-            }
+            lareqa::apply_debias(&data, &mut e, &d, &d)
+                .with_context(|| format!("--debias-stats {}", path.display()))?;
         }
         if let Some(dir) = &a.adapter {
             let ad = Adapter::load(dir)?;

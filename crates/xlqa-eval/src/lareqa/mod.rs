@@ -346,6 +346,19 @@ pub fn debias(
             1,
         )?),
     };
+    apply_debias(d, e, &cand, ques.as_ref().unwrap_or(&cand))?;
+    Ok(std::iter::once(cand).chain(ques).collect())
+}
+
+/// Applies fitted transforms in place: `cand` to the candidates and `ques`
+/// to the questions, each vector with its language's statistics.
+pub fn apply_debias(
+    d: &LareqaData,
+    e: &mut Embeddings,
+    cand: &Debias,
+    ques: &Debias,
+) -> Result<(), LareqaError> {
+    let codes = lang_codes(d);
     let clangs: Vec<&str> = d
         .candidates
         .iter()
@@ -353,10 +366,8 @@ pub fn debias(
         .collect();
     cand.apply_all(&clangs, &mut e.candidates)?;
     let qlangs: Vec<&str> = d.questions.iter().map(|q| codes[q.lang].as_str()).collect();
-    ques.as_ref()
-        .unwrap_or(&cand)
-        .apply_all(&qlangs, &mut e.questions)?;
-    Ok(std::iter::once(cand).chain(ques).collect())
+    ques.apply_all(&qlangs, &mut e.questions)?;
+    Ok(())
 }
 
 /// A BM25 index over the candidates, in a temporary folder.
