@@ -1,6 +1,6 @@
 //! Throughput and latency of the e5 encoder.
 //!
-//! `RAYON_NUM_THREADS=2 cargo run --release -p xlqa-models --example e5_bench -- [f32|q4] [rounds]`
+//! `RAYON_NUM_THREADS=2 cargo run --release -p xlqa-models --example e5_bench -- [f32|int8|q4] [rounds]`
 //!
 //! Throughput: batches of 32 XQuAD (en) paragraphs truncated to 128 tokens.
 //! Latency: one query (19 tokens with `<s>`, prefix and `</s>`) at a time.
@@ -33,11 +33,7 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let precision = match args.get(1).map(String::as_str) {
-        Some("f32") | None => Precision::F32,
-        Some("q4") => Precision::Q4,
-        Some(other) => return Err(format!("unknown precision {other}: use q4 or f32").into()),
-    };
+    let precision: Precision = args.get(1).map_or("f32", String::as_str).parse()?;
     let rounds: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let data = std::env::var_os("XLQA_DATA")
         .map(PathBuf::from)

@@ -18,10 +18,29 @@ pub enum Precision {
     /// (GGML's `q4_0 × q8_0` dot products), like the reference C engine.
     /// Smaller in memory, but candle's Q4_0 kernels are much slower on x86.
     Q4,
-    /// Dequantize the weights to f32 at load time; f32 matmuls (gemm). The
-    /// default: several times faster than `Q4` here, at equal accuracy.
+    /// Dequantize the weights to f32 at load time; f32 matmuls (gemm).
+    /// Several times faster than `Q4` here, at equal accuracy; the path
+    /// training and the reference comparisons use.
     #[default]
     F32,
+    /// Weights requantized to int8 per output row at load time, activations
+    /// quantized to int8 per token on the fly; our own integer kernels
+    /// (`qgemm`: AVX-512 VNNI, AVX2, portable), bias and GELU fused.
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Precision, String> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "q4" => Ok(Precision::Q4),
+            "int8" => Ok(Precision::Int8),
+            other => Err(format!(
+                "unknown precision {other:?}: expected f32, int8 or q4"
+            )),
+        }
+    }
 }
 
 impl std::fmt::Display for Precision {
@@ -29,6 +48,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Precision::Q4 => "q4",
             Precision::F32 => "f32",
+            Precision::Int8 => "int8",
         })
     }
 }
@@ -75,6 +95,8 @@ enum Weight {
     /// f32, `[out, in]` (multiplied as a transposed view: measured faster
     /// with candle's gemm call than a contiguous `[in, out]` copy).
     F32(Tensor),
+    /// int8 per output row, packed for [`crate::qgemm`].
+    I8(crate::qgemm::PackedWeight),
 }
 
 impl Weight {
@@ -83,6 +105,10 @@ impl Weight {
         match self {
             Weight::Q4(q) => q.forward(x),
             Weight::F32(w) => x.matmul(&w.t()?),
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+                w,
+                epi: crate::qgemm::Epilogue::None,
+            }),
         }
     }
 }
@@ -96,11 +122,29 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.w.matmul(x)?.broadcast_add(&self.b)
+        match &self.w {
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+                w,
+                epi: crate::qgemm::Epilogue::Bias(&self.bv),
+            }),
+            _ => self.w.matmul(x)?.broadcast_add(&self.b),
+        }
+    }
+
+    /// `GELU(x · wᵀ + b)`, fused into the matmul for int8 weights.
+    fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match &self.w {
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+                w,
+                epi: crate::qgemm::Epilogue::BiasGelu(&self.bv),
+            }),
+            _ => ops::bias_gelu_erf(&self.w.matmul(x)?, &self.bv),
+        }
     }
 }
 
 /// The query/key/value projections.
+#[allow(clippy::large_enum_variant)] // three per layer, built once
 enum Qkv {
     /// One `[3H, H]` f32 matmul (one large gemm beats three small ones).
     Fused(Linear),
@@ -160,6 +204,14 @@ fn linear(
             let t = q.dequantize(dev).ctx(|| format!("dequantizing {name}"))?;
             Weight::F32(t)
         }
+        Precision::Int8 => {
+            let t = q.dequantize(dev).ctx(|| format!("dequantizing {name}"))?;
+            let v = t
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .ctx(|| format!("reading {name}"))?;
+            Weight::I8(crate::qgemm::PackedWeight::quantize(&v, rows, cols))
+        }
     };
     let bname = format!("{prefix}.b");
     let bv = f.f32_tensor(&bname, rows)?;
@@ -190,6 +242,27 @@ impl Bert {
                     let k = linear(f, &p("k"), hs, hs, precision, &dev)?;
                     let v = linear(f, &p("v"), hs, hs, precision, &dev)?;
                     match (&q.w, &k.w, &v.w) {
+                        (Weight::I8(_), Weight::I8(_), Weight::I8(_)) => {
+                            // quantize the fused [3H, H] matrix: per-row
+                            // scales, so the same as three separate ones
+                            let ctx = || format!("fusing l{l}.q/k/v");
+                            let deq = |n: &str| -> Result<Vec<f32>, LoadError> {
+                                let t = q4_tensor(f, n, hs, hs, &dev)?
+                                    .dequantize(&dev)
+                                    .and_then(|t| t.flatten_all())
+                                    .and_then(|t| t.to_vec1::<f32>())
+                                    .ctx(ctx)?;
+                                Ok(t)
+                            };
+                            let w = [deq(&p("q.w"))?, deq(&p("k.w"))?, deq(&p("v.w"))?].concat();
+                            let b = Tensor::cat(&[&q.b, &k.b, &v.b], 0).ctx(ctx)?;
+                            let bv = [q.bv, k.bv, v.bv].concat();
+                            Qkv::Fused(Linear {
+                                w: Weight::I8(crate::qgemm::PackedWeight::quantize(&w, 3 * hs, hs)),
+                                b,
+                                bv,
+                            })
+                        }
                         (Weight::F32(qw), Weight::F32(kw), Weight::F32(vw)) => {
                             let ctx = || format!("fusing l{l}.q/k/v");
                             let w = Tensor::cat(&[qw, kw, vw], 0).ctx(ctx)?;
@@ -291,7 +364,7 @@ impl Bert {
             .ok_or_else(|| no(&format!("the model has {} layers", self.layers.len())))?;
         let f32w = |w: &Weight| match w {
             Weight::F32(t) => Ok(t.clone()),
-            Weight::Q4(_) => Err(no(
+            Weight::Q4(_) | Weight::I8(_) => Err(no(
                 "needs f32 weights (load the encoder with precision f32, the default)",
             )),
         };
@@ -392,8 +465,7 @@ impl Bert {
                 &layer.aln.1,
                 eps,
             )?;
-            let m = layer.fi.w.matmul(&x)?;
-            let m = ops::bias_gelu_erf(&m, &layer.fi.bv)?;
+            let m = layer.fi.forward_gelu(&x)?;
             let f = layer.fo.w.matmul(&m)?;
             x = ops::layer_norm(
                 &f,

@@ -1,0 +1,747 @@
+//! Int8 matrix multiplication for the encoder's linear layers.
+//!
+//! `out[i, j] = sa[i] · sw[j] · Σ_k qa[i, k] · qw[j, k] (+ bias[j], GELU)`
+//! with `qa` the activations quantized per row (symmetric, dynamic: one scale
+//! per token) and `qw` the weights quantized per output row (symmetric, at
+//! load time). The integer dot products are exact in `i32`, so every kernel
+//! below gives bit-identical results; only the f32 epilogue rounds.
+//!
+//! Kernels, chosen at run time:
+//! - **AVX-512 VNNI** (`vpdpbusd`: 64 `u8 × i8` products a cycle into `i32`),
+//!   activations stored as `u8 = q + 128` and the offset removed with the
+//!   weights' column sums;
+//! - **AVX2** (`vpmaddubsw` + `vpmaddwd` with the sign trick: `|a| · sign(w, a)`,
+//!   whose pair sums stay below `2 · 127² < 2¹⁵`, so nothing saturates);
+//! - a portable scalar kernel (also the reference of the tests).
+//!
+//! Weights are packed once into panels of 16 output columns: for every group of
+//! 4 inputs, 16 columns × 4 bytes, i.e. one 64-byte vector; inputs are padded
+//! to a multiple of 4 and columns to a multiple of 16 with zeros.
+
+use rayon::prelude::*;
+
+/// Output columns per packed panel.
+const PANEL: usize = 16;
+/// Rows per parallel task (a multiple of every kernel's row tile).
+const ROWS_PER_TASK: usize = 48;
+
+/// Which kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512 F/BW + VNNI.
+    Avx512Vnni,
+    /// AVX2 (no VNNI).
+    Avx2,
+    /// Portable Rust.
+    Scalar,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports (`XLQA_QGEMM_KERNEL=avx512vnni|avx2|scalar`
+    /// forces one, for comparisons; an unsupported choice is refused).
+    pub fn detect() -> Kernel {
+        use std::sync::OnceLock;
+        static K: OnceLock<Kernel> = OnceLock::new();
+        *K.get_or_init(|| {
+            let best = Kernel::best_supported();
+            match std::env::var("XLQA_QGEMM_KERNEL").ok().as_deref() {
+                Some("scalar") => Kernel::Scalar,
+                Some("avx2") if Kernel::Avx2.supported() => Kernel::Avx2,
+                Some("avx512vnni") if Kernel::Avx512Vnni.supported() => Kernel::Avx512Vnni,
+                _ => best,
+            }
+        })
+    }
+
+    fn best_supported() -> Kernel {
+        [Kernel::Avx512Vnni, Kernel::Avx2]
+            .into_iter()
+            .find(|k| k.supported())
+            .unwrap_or(Kernel::Scalar)
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn supported(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// A short name (as accepted by `XLQA_QGEMM_KERNEL`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512Vnni => "avx512vnni",
+            Kernel::Avx2 => "avx2",
+            Kernel::Scalar => "scalar",
+        }
+    }
+}
+
+/// A weight matrix `[n, k]` (PyTorch `[out, in]`) quantized to int8 per output
+/// row and packed into panels.
+#[derive(Debug, Clone)]
+pub struct PackedWeight {
+    n: usize,
+    k: usize,
+    /// Groups of 4 inputs (`ceil(k / 4)`).
+    k4: usize,
+    panels: usize,
+    /// `panels × k4 × 64` bytes.
+    data: Vec<i8>,
+    /// Per output column: the dequantization scale.
+    scale: Vec<f32>,
+    /// Per output column: `128 · Σ_k qw` (removes the activations' u8 offset).
+    offset: Vec<i32>,
+}
+
+impl PackedWeight {
+    /// Quantizes `w` (row-major `[n, k]`, f32) with one symmetric scale per row.
+    pub fn quantize(w: &[f32], n: usize, k: usize) -> PackedWeight {
+        assert_eq!(w.len(), n * k, "weight is not [{n}, {k}]");
+        let k4 = k.div_ceil(4);
+        let panels = n.div_ceil(PANEL);
+        let mut data = vec![0i8; panels * k4 * 64];
+        let mut scale = vec![0f32; n];
+        let mut offset = vec![0i32; n];
+        for j in 0..n {
+            let row = &w[j * k..(j + 1) * k];
+            let mx = row.iter().fold(0f32, |m, &v| m.max(v.abs()));
+            let s = if mx > 0.0 { mx / 127.0 } else { 1.0 };
+            scale[j] = s;
+            let (p, c) = (j / PANEL, j % PANEL);
+            let mut sum = 0i32;
+            for (kk, &v) in row.iter().enumerate() {
+                let q = (v / s).round().clamp(-127.0, 127.0) as i8;
+                sum += i32::from(q);
+                data[p * k4 * 64 + (kk / 4) * 64 + c * 4 + kk % 4] = q;
+            }
+            offset[j] = 128 * sum;
+        }
+        PackedWeight {
+            n,
+            k,
+            k4,
+            panels,
+            data,
+            scale,
+            offset,
+        }
+    }
+
+    /// Output columns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Inputs.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The quantized weight `(j, kk)` (for tests).
+    fn q(&self, j: usize, kk: usize) -> i8 {
+        self.data[(j / PANEL) * self.k4 * 64 + (kk / 4) * 64 + (j % PANEL) * 4 + kk % 4]
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() + 8 * self.n
+    }
+}
+
+/// Activations `[m, k]` quantized per row to `u8 = round(x / s) + 128`,
+/// rows padded to a multiple of 4 bytes (padding = 128, i.e. zero).
+#[derive(Debug, Default, Clone)]
+pub struct QuantizedRows {
+    m: usize,
+    k: usize,
+    /// Bytes per row (`4 · ceil(k / 4)`).
+    stride: usize,
+    data: Vec<u8>,
+    scale: Vec<f32>,
+}
+
+impl QuantizedRows {
+    /// Quantizes `x` (row-major `[m, k]`), reusing this buffer's memory.
+    pub fn quantize(&mut self, x: &[f32], m: usize, k: usize) {
+        assert_eq!(x.len(), m * k, "activations are not [{m}, {k}]");
+        let stride = k.div_ceil(4) * 4;
+        self.m = m;
+        self.k = k;
+        self.stride = stride;
+        self.data.clear();
+        self.data.resize(m * stride, 128);
+        self.scale.clear();
+        self.scale.resize(m, 0.0);
+        if k == 0 {
+            return;
+        }
+        self.data
+            .par_chunks_mut(stride * ROWS_PER_TASK)
+            .zip(self.scale.par_chunks_mut(ROWS_PER_TASK))
+            .zip(x.par_chunks(k * ROWS_PER_TASK))
+            .for_each(|((d, s), x)| {
+                for ((drow, sv), xrow) in d.chunks_mut(stride).zip(s).zip(x.chunks(k)) {
+                    quantize_row(drow, sv, xrow);
+                }
+            });
+    }
+}
+
+#[inline(always)]
+fn quantize_row_impl(d: &mut [u8], s: &mut f32, x: &[f32]) {
+    let mut lanes = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = l.max(v.abs());
+        }
+    }
+    let mx = lanes
+        .iter()
+        .chain(tail.iter())
+        .fold(0f32, |m, &v| m.max(v.abs()));
+    let scale = if mx > 0.0 { mx / 127.0 } else { 1.0 };
+    *s = scale;
+    let inv = 1.0 / scale;
+    for (o, &v) in d.iter_mut().zip(x) {
+        // |v · inv| <= 127 (+ rounding), so the sum stays within 1..=255
+        *o = ((v * inv).round().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
+}
+
+fn quantize_row(d: &mut [u8], s: &mut f32, x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if Kernel::detect() != Kernel::Scalar && is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked above).
+            unsafe { quantize_row_avx2(d, s, x) };
+            return;
+        }
+    }
+    quantize_row_impl(d, s, x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn quantize_row_avx2(d: &mut [u8], s: &mut f32, x: &[f32]) {
+    quantize_row_impl(d, s, x)
+}
+
+/// What happens to each output after scaling.
+#[derive(Debug, Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// `out = acc`.
+    None,
+    /// `out = acc + bias`.
+    Bias(&'a [f32]),
+    /// `out = GELU(acc + bias)` (exact erf GELU).
+    BiasGelu(&'a [f32]),
+}
+
+/// `out[m, n] = a · wᵀ` with the given epilogue, on the detected kernel.
+pub fn matmul(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>, out: &mut [f32]) {
+    matmul_with(Kernel::detect(), a, w, epi, out)
+}
+
+/// Raw pointer to the output, shared by tasks that write disjoint tiles.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint (row range, column range) tiles of the output.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// [`matmul`] on a chosen kernel (it must be supported: see [`Kernel::supported`]).
+pub fn matmul_with(
+    kernel: Kernel,
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    epi: Epilogue<'_>,
+    out: &mut [f32],
+) {
+    assert_eq!(a.k, w.k, "activations have {} inputs, weights {}", a.k, w.k);
+    assert_eq!(out.len(), a.m * w.n, "output is not [{}, {}]", a.m, w.n);
+    assert!(kernel.supported(), "kernel {} not supported", kernel.name());
+    if let Epilogue::Bias(b) | Epilogue::BiasGelu(b) = epi {
+        assert_eq!(
+            b.len(),
+            w.n,
+            "bias has {} values for {} columns",
+            b.len(),
+            w.n
+        );
+    }
+    let (m, n) = (a.m, w.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Tasks: row blocks × column blocks; small batches (a question) are split
+    // by columns so that every core has work.
+    let row_blocks = m.div_ceil(ROWS_PER_TASK);
+    let threads = rayon::current_num_threads().max(1);
+    let col_blocks = if row_blocks >= 2 * threads {
+        1
+    } else {
+        (2 * threads).div_ceil(row_blocks).min(w.panels.div_ceil(4))
+    };
+    let panels_per_block = w.panels.div_ceil(col_blocks).div_ceil(4) * 4;
+    let ptr = OutPtr(out.as_mut_ptr());
+    (0..row_blocks * col_blocks).into_par_iter().for_each(|t| {
+        let (rb, cb) = (t / col_blocks, t % col_blocks);
+        let rows = rb * ROWS_PER_TASK..((rb + 1) * ROWS_PER_TASK).min(m);
+        let p0 = cb * panels_per_block;
+        let p1 = ((cb + 1) * panels_per_block).min(w.panels);
+        if p0 >= p1 {
+            return;
+        }
+        let p = ptr;
+        block(kernel, a, w, epi, rows, p0..p1, p.0);
+    });
+}
+
+/// Computes rows × panels of the output.
+fn block(
+    kernel: Kernel,
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    epi: Epilogue<'_>,
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+    out: *mut f32,
+) {
+    let mut acc = [[0i32; 4 * PANEL]; 6];
+    let mut p = panels.start;
+    while p < panels.end {
+        let np = (panels.end - p).min(4);
+        let mut r = rows.start;
+        while r < rows.end {
+            let mr = (rows.end - r).min(6);
+            tile(kernel, a, w, r, mr, p, np, &mut acc);
+            // epilogue
+            for (i, arow) in acc.iter().enumerate().take(mr) {
+                let row = r + i;
+                let sa = a.scale[row];
+                let c0 = p * PANEL;
+                let c1 = ((p + np) * PANEL).min(w.n);
+                for c in c0..c1 {
+                    let raw = arow[c - c0]
+                        - if kernel == Kernel::Avx2 {
+                            0
+                        } else {
+                            w.offset[c]
+                        };
+                    let v = raw as f32 * (sa * w.scale[c]);
+                    let v = match epi {
+                        Epilogue::None => v,
+                        Epilogue::Bias(b) => v + b[c],
+                        Epilogue::BiasGelu(b) => crate::ops::gelu_erf(v + b[c]),
+                    };
+                    // SAFETY: (row, c) lies in this task's tile of the
+                    // [m, n] output (checked by the caller's ranges).
+                    unsafe { *out.add(row * w.n + c) = v };
+                }
+            }
+            r += mr;
+        }
+        p += np;
+    }
+}
+
+/// `acc[i][c] = Σ_k a[r0 + i, k] · w[p0 · 16 + c, k]` for `i < mr`, `c < np · 16`
+/// (u8 activations for VNNI and scalar, i.e. including the +128 offset; the
+/// AVX2 kernel works on the signed values).
+#[allow(clippy::too_many_arguments)]
+fn tile(
+    kernel: Kernel,
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    r0: usize,
+    mr: usize,
+    p0: usize,
+    np: usize,
+    acc: &mut [[i32; 4 * PANEL]; 6],
+) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512Vnni => {
+            // SAFETY: supported (asserted in matmul_with); pointers stay inside
+            // a (rows r0..r0+mr) and w (panels p0..p0+np), see the kernel.
+            unsafe { x86::tile_vnni(a, w, r0, mr, p0, np, acc) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => {
+            // SAFETY: as above.
+            unsafe { x86::tile_avx2(a, w, r0, mr, p0, np, acc) }
+        }
+        _ => tile_scalar(a, w, r0, mr, p0, np, acc),
+    }
+}
+
+fn tile_scalar(
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    r0: usize,
+    mr: usize,
+    p0: usize,
+    np: usize,
+    acc: &mut [[i32; 4 * PANEL]; 6],
+) {
+    for (i, arow) in acc.iter_mut().enumerate().take(mr) {
+        let ar = &a.data[(r0 + i) * a.stride..(r0 + i + 1) * a.stride];
+        arow.fill(0);
+        for p in 0..np {
+            let wp = &w.data[(p0 + p) * w.k4 * 64..(p0 + p + 1) * w.k4 * 64];
+            for g in 0..w.k4 {
+                let av = &ar[g * 4..g * 4 + 4];
+                let wg = &wp[g * 64..g * 64 + 64];
+                for c in 0..PANEL {
+                    let mut s = 0i32;
+                    for t in 0..4 {
+                        s += i32::from(av[t]) * i32::from(wg[c * 4 + t]);
+                    }
+                    arow[p * PANEL + c] += s;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{PackedWeight, QuantizedRows, PANEL};
+    use std::arch::x86_64::*;
+
+    /// AVX-512 VNNI tile: `MR` rows × `NP` panels of 16 columns.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn vnni<const MR: usize, const NP: usize>(
+        a: *const u8,
+        lda: usize,
+        w: *const i8,
+        panel_stride: usize,
+        k4: usize,
+        acc: &mut [[i32; 4 * PANEL]; 6],
+    ) {
+        let mut c = [[_mm512_setzero_si512(); NP]; MR];
+        for g in 0..k4 {
+            let mut wv = [_mm512_setzero_si512(); NP];
+            for (p, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(w.add(p * panel_stride + g * 64).cast());
+            }
+            for (r, cr) in c.iter_mut().enumerate() {
+                let av = _mm512_set1_epi32(std::ptr::read_unaligned(
+                    a.add(r * lda + g * 4).cast::<i32>(),
+                ));
+                for (cv, &wvp) in cr.iter_mut().zip(&wv) {
+                    *cv = _mm512_dpbusd_epi32(*cv, av, wvp);
+                }
+            }
+        }
+        for (r, cr) in c.iter().enumerate() {
+            for (p, cv) in cr.iter().enumerate() {
+                _mm512_storeu_si512(acc[r][p * PANEL..].as_mut_ptr().cast(), *cv);
+            }
+        }
+    }
+
+    /// AVX2 tile: `MR` rows × 1 panel (two 8-column vectors), sign trick.
+    #[target_feature(enable = "avx2")]
+    unsafe fn avx2<const MR: usize>(
+        a: *const u8,
+        lda: usize,
+        w: *const i8,
+        k4: usize,
+        out: &mut [[i32; 4 * PANEL]],
+        col: usize,
+    ) {
+        let ones = _mm256_set1_epi16(1);
+        let flip = _mm256_set1_epi8(-128);
+        let mut c = [[_mm256_setzero_si256(); 2]; MR];
+        for g in 0..k4 {
+            let w0 = _mm256_loadu_si256(w.add(g * 64).cast());
+            let w1 = _mm256_loadu_si256(w.add(g * 64 + 32).cast());
+            for (r, cr) in c.iter_mut().enumerate() {
+                let au = _mm256_set1_epi32(std::ptr::read_unaligned(
+                    a.add(r * lda + g * 4).cast::<i32>(),
+                ));
+                let ai = _mm256_xor_si256(au, flip); // u8 - 128 as i8
+                let aa = _mm256_abs_epi8(ai);
+                let s0 = _mm256_sign_epi8(w0, ai);
+                let s1 = _mm256_sign_epi8(w1, ai);
+                let d0 = _mm256_madd_epi16(_mm256_maddubs_epi16(aa, s0), ones);
+                let d1 = _mm256_madd_epi16(_mm256_maddubs_epi16(aa, s1), ones);
+                cr[0] = _mm256_add_epi32(cr[0], d0);
+                cr[1] = _mm256_add_epi32(cr[1], d1);
+            }
+        }
+        for (r, cr) in c.iter().enumerate() {
+            _mm256_storeu_si256(out[r][col..].as_mut_ptr().cast(), cr[0]);
+            _mm256_storeu_si256(out[r][col + 8..].as_mut_ptr().cast(), cr[1]);
+        }
+    }
+
+    macro_rules! by_mr {
+        ($mr:expr, $f:ident::<_ $(, $np:literal)?>($($arg:expr),*)) => {
+            match $mr {
+                1 => $f::<1 $(, $np)?>($($arg),*),
+                2 => $f::<2 $(, $np)?>($($arg),*),
+                3 => $f::<3 $(, $np)?>($($arg),*),
+                4 => $f::<4 $(, $np)?>($($arg),*),
+                5 => $f::<5 $(, $np)?>($($arg),*),
+                _ => $f::<6 $(, $np)?>($($arg),*),
+            }
+        };
+    }
+
+    /// # Safety
+    /// AVX-512 F/BW/VNNI present; `r0 + mr <= a.m`, `mr <= 6`, `p0 + np <= w.panels`, `np <= 4`.
+    pub(super) unsafe fn tile_vnni(
+        a: &QuantizedRows,
+        w: &PackedWeight,
+        r0: usize,
+        mr: usize,
+        p0: usize,
+        np: usize,
+        acc: &mut [[i32; 4 * PANEL]; 6],
+    ) {
+        debug_assert!(r0 + mr <= a.m && p0 + np <= w.panels && mr <= 6 && np <= 4);
+        let ap = a.data.as_ptr().add(r0 * a.stride);
+        let ps = w.k4 * 64;
+        let wp = w.data.as_ptr().add(p0 * ps);
+        match np {
+            1 => by_mr!(mr, vnni::<_, 1>(ap, a.stride, wp, ps, w.k4, acc)),
+            2 => by_mr!(mr, vnni::<_, 2>(ap, a.stride, wp, ps, w.k4, acc)),
+            3 => by_mr!(mr, vnni::<_, 3>(ap, a.stride, wp, ps, w.k4, acc)),
+            _ => by_mr!(mr, vnni::<_, 4>(ap, a.stride, wp, ps, w.k4, acc)),
+        }
+    }
+
+    /// # Safety
+    /// AVX2 present; ranges as for [`tile_vnni`].
+    pub(super) unsafe fn tile_avx2(
+        a: &QuantizedRows,
+        w: &PackedWeight,
+        r0: usize,
+        mr: usize,
+        p0: usize,
+        np: usize,
+        acc: &mut [[i32; 4 * PANEL]; 6],
+    ) {
+        debug_assert!(r0 + mr <= a.m && p0 + np <= w.panels && mr <= 6 && np <= 4);
+        let ps = w.k4 * 64;
+        // rows in tiles of up to 3 (2 accumulators each, 16 ymm registers)
+        let mut i = 0;
+        while i < mr {
+            let t = (mr - i).min(3);
+            let ap = a.data.as_ptr().add((r0 + i) * a.stride);
+            for p in 0..np {
+                let wp = w.data.as_ptr().add((p0 + p) * ps);
+                let rows = &mut acc[i..];
+                match t {
+                    1 => avx2::<1>(ap, a.stride, wp, w.k4, rows, p * PANEL),
+                    2 => avx2::<2>(ap, a.stride, wp, w.k4, rows, p * PANEL),
+                    _ => avx2::<3>(ap, a.stride, wp, w.k4, rows, p * PANEL),
+                }
+            }
+            i += t;
+        }
+    }
+}
+
+/// Plain reference: `Σ_k (qa - 128) · qw`, scaled, with the epilogue (tests).
+pub fn matmul_reference(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>) -> Vec<f32> {
+    let mut out = vec![0f32; a.m * w.n];
+    for i in 0..a.m {
+        for j in 0..w.n {
+            let mut s = 0i32;
+            for kk in 0..a.k {
+                s += (i32::from(a.data[i * a.stride + kk]) - 128) * i32::from(w.q(j, kk));
+            }
+            let v = s as f32 * (a.scale[i] * w.scale[j]);
+            out[i * w.n + j] = match epi {
+                Epilogue::None => v,
+                Epilogue::Bias(b) => v + b[j],
+                Epilogue::BiasGelu(b) => crate::ops::gelu_erf(v + b[j]),
+            };
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    fn rand(n: usize, seed: &mut u64, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| lcg(seed) * scale).collect()
+    }
+
+    fn kernels() -> Vec<Kernel> {
+        [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni]
+            .into_iter()
+            .filter(|k| k.supported())
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_matches_the_reference_bit_for_bit() {
+        let mut seed = 7;
+        // odd sizes: rows not a multiple of any tile, k not a multiple of 4,
+        // columns not a multiple of 16, a single row, empty batches
+        for &(m, k, n) in &[
+            (0, 8, 16),
+            (1, 1, 1),
+            (1, 384, 384),
+            (5, 7, 3),
+            (7, 33, 17),
+            (13, 384, 80),
+            (50, 100, 70),
+            (97, 1536, 48),
+            (49, 5, 200),
+        ] {
+            let x = rand(m * k, &mut seed, 3.0);
+            let wf = rand(n * k, &mut seed, 0.2);
+            let bias = rand(n, &mut seed, 1.0);
+            let w = PackedWeight::quantize(&wf, n, k);
+            let mut a = QuantizedRows::default();
+            a.quantize(&x, m, k);
+            for epi in [
+                Epilogue::None,
+                Epilogue::Bias(&bias),
+                Epilogue::BiasGelu(&bias),
+            ] {
+                let want = matmul_reference(&a, &w, epi);
+                for kern in kernels() {
+                    let mut got = vec![f32::NAN; m * n];
+                    matmul_with(kern, &a, &w, epi, &mut got);
+                    assert_eq!(got, want, "{} m={m} k={k} n={n} {epi:?}", kern.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quantized_product_is_close_to_f32() {
+        let mut seed = 11;
+        let (m, k, n) = (9, 384, 40);
+        let x = rand(m * k, &mut seed, 2.0);
+        let wf = rand(n * k, &mut seed, 0.1);
+        let w = PackedWeight::quantize(&wf, n, k);
+        let mut a = QuantizedRows::default();
+        a.quantize(&x, m, k);
+        let mut got = vec![0f32; m * n];
+        matmul(&a, &w, Epilogue::None, &mut got);
+        for i in 0..m {
+            let exact: Vec<f64> = (0..n)
+                .map(|j| {
+                    (0..k)
+                        .map(|kk| f64::from(x[i * k + kk]) * f64::from(wf[j * k + kk]))
+                        .sum()
+                })
+                .collect();
+            let dot: f64 = exact
+                .iter()
+                .zip(&got[i * n..(i + 1) * n])
+                .map(|(e, &g)| e * f64::from(g))
+                .sum();
+            let ne: f64 = exact.iter().map(|e| e * e).sum::<f64>().sqrt();
+            let ng: f64 = got[i * n..(i + 1) * n]
+                .iter()
+                .map(|&g| f64::from(g) * f64::from(g))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                dot / (ne * ng) > 0.999,
+                "row {i}: cosine {}",
+                dot / (ne * ng)
+            );
+        }
+    }
+
+    #[test]
+    fn zero_rows_and_weights_are_exact() {
+        let w = PackedWeight::quantize(&[0.0; 32], 4, 8);
+        let mut a = QuantizedRows::default();
+        a.quantize(&[0.0; 16], 2, 8);
+        for kern in kernels() {
+            let mut got = vec![1f32; 8];
+            matmul_with(kern, &a, &w, Epilogue::None, &mut got);
+            assert!(got.iter().all(|&v| v == 0.0), "{}", kern.name());
+        }
+    }
+}
+
+/// A linear layer `y = x · wᵀ (+ bias, GELU)` on int8 weights as a candle op
+/// (no gradient): `x` is `[m, k]` f32, contiguous.
+pub(crate) struct QLinearOp<'a> {
+    pub(crate) w: &'a PackedWeight,
+    pub(crate) epi: Epilogue<'a>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<QuantizedRows> = std::cell::RefCell::new(QuantizedRows::default());
+}
+
+impl candle_core::CustomOp1 for QLinearOp<'_> {
+    fn name(&self) -> &'static str {
+        "xlqa-int8-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &candle_core::CpuStorage,
+        l: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let dims = l.shape().dims();
+        let k = dims.last().copied().unwrap_or(0);
+        if k != self.w.k {
+            candle_core::bail!(
+                "{}: input has {k} features, weights {}",
+                self.name(),
+                self.w.k
+            )
+        }
+        let data = s.as_slice::<f32>()?;
+        let x = match l.contiguous_offsets() {
+            Some((a, b)) => &data[a..b],
+            None => candle_core::bail!("{}: input is not contiguous", self.name()),
+        };
+        let m = x.len() / k.max(1);
+        let mut out = vec![0f32; m * self.w.n];
+        // The scratch buffer is busy when rayon runs another encoder call on
+        // this thread while one waits inside `matmul`: then use a fresh one.
+        SCRATCH.with(|q| match q.try_borrow_mut() {
+            Ok(mut q) => {
+                q.quantize(x, m, k);
+                matmul(&q, self.w, self.epi, &mut out);
+            }
+            Err(_) => {
+                let mut q = QuantizedRows::default();
+                q.quantize(x, m, k);
+                matmul(&q, self.w, self.epi, &mut out);
+            }
+        });
+        let mut shape = dims.to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = self.w.n;
+        }
+        Ok((candle_core::CpuStorage::F32(out), shape.into()))
+    }
+}
