@@ -429,34 +429,19 @@ impl Bert {
 
         let scale = 1.0 / (hd as f32).sqrt();
         for layer in &self.layers[..upto] {
-            // q, k, v as [b, heads, l, head_dim]
-            let (q, k, v) = match &layer.qkv {
-                Qkv::Fused(lin) => {
-                    let qkv = lin
-                        .forward(&x)?
-                        .reshape((b, l, 3, nh, hd))?
-                        .permute((2, 0, 3, 1, 4))?
-                        .contiguous()?;
-                    (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?)
-                }
+            let qkv = match &layer.qkv {
+                Qkv::Fused(lin) => lin.forward(&x)?,
                 Qkv::Split(q, k, v) => {
-                    let heads = |t: Tensor| -> candle_core::Result<Tensor> {
-                        t.reshape((b, l, nh, hd))?.transpose(1, 2)?.contiguous()
-                    };
-                    (
-                        heads(q.forward(&x)?)?,
-                        heads(k.forward(&x)?)?,
-                        heads(v.forward(&x)?)?,
-                    )
+                    Tensor::cat(&[&q.forward(&x)?, &k.forward(&x)?, &v.forward(&x)?], 1)?
                 }
             };
-            let scores = q.matmul(&k.t()?)?;
-            let probs = ops::masked_softmax(&scores, lens, b, l, scale)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b * l, h))?;
+            let ctx = qkv.apply_op1_no_bwd(&crate::attention::Attention {
+                lens,
+                batch: b,
+                len: l,
+                heads: nh,
+                scale,
+            })?;
             let a = layer.ao.w.matmul(&ctx)?;
             x = ops::layer_norm(
                 &a,

@@ -12,6 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attention;
 pub mod bert;
 pub mod cache;
 pub mod e5s1;

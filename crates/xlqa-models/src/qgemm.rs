@@ -121,7 +121,7 @@ impl PackedWeight {
             let (p, c) = (j / PANEL, j % PANEL);
             let mut sum = 0i32;
             for (kk, &v) in row.iter().enumerate() {
-                let q = (v / s).round().clamp(-127.0, 127.0) as i8;
+                let q = (v / s).round_ties_even().clamp(-127.0, 127.0) as i8;
                 sum += i32::from(q);
                 data[p * k4 * 64 + (kk / 4) * 64 + c * 4 + kk % 4] = q;
             }
@@ -179,9 +179,8 @@ impl QuantizedRows {
         self.m = m;
         self.k = k;
         self.stride = stride;
-        self.data.clear();
+        // every byte is written below: no need to clear
         self.data.resize(m * stride, 128);
-        self.scale.clear();
         self.scale.resize(m, 0.0);
         if k == 0 {
             return;
@@ -192,7 +191,8 @@ impl QuantizedRows {
             .zip(x.par_chunks(k * ROWS_PER_TASK))
             .for_each(|((d, s), x)| {
                 for ((drow, sv), xrow) in d.chunks_mut(stride).zip(s).zip(x.chunks(k)) {
-                    quantize_row(drow, sv, xrow);
+                    quantize_row(&mut drow[..k], sv, xrow);
+                    drow[k..].fill(128);
                 }
             });
     }
@@ -217,7 +217,7 @@ fn quantize_row_impl(d: &mut [u8], s: &mut f32, x: &[f32]) {
     let inv = 1.0 / scale;
     for (o, &v) in d.iter_mut().zip(x) {
         // |v · inv| <= 127 (+ rounding), so the sum stays within 1..=255
-        *o = ((v * inv).round().clamp(-127.0, 127.0) as i32 + 128) as u8;
+        *o = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
     }
 }
 
@@ -233,10 +233,57 @@ fn quantize_row(d: &mut [u8], s: &mut f32, x: &[f32]) {
     quantize_row_impl(d, s, x)
 }
 
+/// [`quantize_row_impl`] with AVX2 intrinsics: the same results (`cvtps`
+/// rounds half to even, like `round_ties_even`), 32 values a step.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn quantize_row_avx2(d: &mut [u8], s: &mut f32, x: &[f32]) {
-    quantize_row_impl(d, s, x)
+    use std::arch::x86_64::*;
+    let k = x.len();
+    assert!(d.len() >= k, "row buffer too short");
+    let mut mx = 0f32;
+    let mut i = 0;
+    // SAFETY: every load reads x[i..i + 8] with i + 8 <= k, every store
+    // writes d[i..i + 32] with i + 32 <= k <= d.len().
+    unsafe {
+        let sign = _mm256_set1_ps(-0.0);
+        let mut m = _mm256_setzero_ps();
+        while i + 8 <= k {
+            let v = _mm256_loadu_ps(x.as_ptr().add(i));
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v));
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+        for &v in lanes.iter().chain(x[i..].iter()) {
+            mx = mx.max(v.abs());
+        }
+    }
+    let scale = if mx > 0.0 { mx / 127.0 } else { 1.0 };
+    *s = scale;
+    let inv = 1.0 / scale;
+    i = 0;
+    // SAFETY: as above.
+    unsafe {
+        let vinv = _mm256_set1_ps(inv);
+        let (lo, hi) = (_mm256_set1_epi32(-127), _mm256_set1_epi32(127));
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        let flip = _mm256_set1_epi8(-128);
+        let conv = |at: usize| {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(at)), vinv);
+            _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(v), lo), hi)
+        };
+        while i + 32 <= k {
+            let ab = _mm256_packs_epi32(conv(i), conv(i + 8));
+            let cd = _mm256_packs_epi32(conv(i + 16), conv(i + 24));
+            let q = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+            _mm256_storeu_si256(d.as_mut_ptr().add(i).cast(), _mm256_xor_si256(q, flip));
+            i += 32;
+        }
+    }
+    for (o, &v) in d[i..k].iter_mut().zip(&x[i..]) {
+        *o = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
 }
 
 /// What happens to each output after scaling.
@@ -253,6 +300,22 @@ pub enum Epilogue<'a> {
 /// `out[m, n] = a · wᵀ` with the given epilogue, on the detected kernel.
 pub fn matmul(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>, out: &mut [f32]) {
     matmul_with(Kernel::detect(), a, w, epi, out)
+}
+
+/// [`matmul`] into the spare capacity of an empty `out` (no zero-fill of a
+/// buffer that is overwritten anyway), then sets its length to `m · n`.
+fn matmul_into_spare(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>, out: &mut Vec<f32>) {
+    let len = a.m * w.n;
+    out.clear();
+    out.reserve_exact(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    // SAFETY: f32 has no invalid bit patterns and no drop; `matmul` writes
+    // every one of the m · n elements (its tiles cover the whole output)
+    // before the length is set, and nothing reads the slice before that.
+    let buf = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<f32>(), len) };
+    matmul(a, w, epi, buf);
+    // SAFETY: all `len` elements were initialized by `matmul` above.
+    unsafe { out.set_len(len) };
 }
 
 /// Raw pointer to the output, shared by tasks that write disjoint tiles.
@@ -328,34 +391,89 @@ fn block(
         while r < rows.end {
             let mr = (rows.end - r).min(6);
             tile(kernel, a, w, r, mr, p, np, &mut acc);
-            // epilogue
+            let c0 = p * PANEL;
+            let c1 = ((p + np) * PANEL).min(w.n);
+            let use_offset = i32::from(kernel != Kernel::Avx2);
             for (i, arow) in acc.iter().enumerate().take(mr) {
                 let row = r + i;
-                let sa = a.scale[row];
-                let c0 = p * PANEL;
-                let c1 = ((p + np) * PANEL).min(w.n);
-                for c in c0..c1 {
-                    let raw = arow[c - c0]
-                        - if kernel == Kernel::Avx2 {
-                            0
-                        } else {
-                            w.offset[c]
-                        };
-                    let v = raw as f32 * (sa * w.scale[c]);
-                    let v = match epi {
-                        Epilogue::None => v,
-                        Epilogue::Bias(b) => v + b[c],
-                        Epilogue::BiasGelu(b) => crate::ops::gelu_erf(v + b[c]),
-                    };
-                    // SAFETY: (row, c) lies in this task's tile of the
-                    // [m, n] output (checked by the caller's ranges).
-                    unsafe { *out.add(row * w.n + c) = v };
-                }
+                // SAFETY: (row, c0..c1) lies in this task's tile of the [m, n]
+                // output (the caller's ranges), written by no other task.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(out.add(row * w.n + c0), c1 - c0) };
+                let cols = Cols {
+                    acc: &arow[..c1 - c0],
+                    offset: &w.offset[c0..c1],
+                    scale: &w.scale[c0..c1],
+                    use_offset,
+                    sa: a.scale[row],
+                };
+                let bias = match epi {
+                    Epilogue::None => None,
+                    Epilogue::Bias(b) => Some((&b[c0..c1], false)),
+                    Epilogue::BiasGelu(b) => Some((&b[c0..c1], true)),
+                };
+                epilogue(dst, &cols, bias);
             }
             r += mr;
         }
         p += np;
     }
+}
+
+/// One row of a tile's integer results and what scales them.
+struct Cols<'a> {
+    acc: &'a [i32],
+    offset: &'a [i32],
+    scale: &'a [f32],
+    /// 1 when `acc` includes the activations' +128 offset, else 0.
+    use_offset: i32,
+    sa: f32,
+}
+
+#[inline(always)]
+fn epilogue_impl(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
+    let it = dst
+        .iter_mut()
+        .zip(c.acc)
+        .zip(c.offset)
+        .zip(c.scale)
+        .map(|(((d, &a), &o), &s)| (d, (a - o * c.use_offset) as f32 * (c.sa * s)));
+    match bias {
+        None => it.for_each(|(d, v)| *d = v),
+        Some((b, false)) => it.zip(b).for_each(|((d, v), &b)| *d = v + b),
+        Some((b, true)) => it
+            .zip(b)
+            .for_each(|((d, v), &b)| *d = crate::ops::gelu_erf(v + b)),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn epilogue_avx512(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
+    epilogue_impl(dst, c, bias)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn epilogue_avx2(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
+    epilogue_impl(dst, c, bias)
+}
+
+/// Scales one row of results into `dst` (the same f32 operations on every
+/// path, so results do not depend on the instruction set).
+fn epilogue(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if Kernel::Avx512Vnni.supported() {
+            // SAFETY: AVX-512 F is present (checked).
+            return unsafe { epilogue_avx512(dst, c, bias) };
+        }
+        if Kernel::Avx2.supported() && is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA are present (checked).
+            return unsafe { epilogue_avx2(dst, c, bias) };
+        }
+    }
+    epilogue_impl(dst, c, bias)
 }
 
 /// `acc[i][c] = Σ_k a[r0 + i, k] · w[p0 · 16 + c, k]` for `i < mr`, `c < np · 16`
@@ -676,6 +794,29 @@ mod tests {
     }
 
     #[test]
+    fn vector_quantization_matches_scalar() {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            let mut seed = 3;
+            for k in [1, 7, 8, 31, 32, 33, 64, 100, 384, 1536] {
+                // include exact .5 ties after scaling
+                let mut x = rand(k, &mut seed, 5.0);
+                x[0] = 127.0;
+                if k > 2 {
+                    x[1] = 0.5;
+                    x[2] = -2.5;
+                }
+                let (mut d1, mut d2) = (vec![0u8; k], vec![0u8; k]);
+                let (mut s1, mut s2) = (0f32, 0f32);
+                quantize_row_impl(&mut d1, &mut s1, &x);
+                // SAFETY: AVX2 and FMA are present (checked).
+                unsafe { quantize_row_avx2(&mut d2, &mut s2, &x) };
+                assert_eq!((d1, s1), (d2, s2), "k = {k}");
+            }
+        }
+    }
+
+    #[test]
     fn zero_rows_and_weights_are_exact() {
         let w = PackedWeight::quantize(&[0.0; 32], 4, 8);
         let mut a = QuantizedRows::default();
@@ -724,18 +865,18 @@ impl candle_core::CustomOp1 for QLinearOp<'_> {
             None => candle_core::bail!("{}: input is not contiguous", self.name()),
         };
         let m = x.len() / k.max(1);
-        let mut out = vec![0f32; m * self.w.n];
+        let mut out: Vec<f32> = Vec::with_capacity(m * self.w.n);
         // The scratch buffer is busy when rayon runs another encoder call on
         // this thread while one waits inside `matmul`: then use a fresh one.
         SCRATCH.with(|q| match q.try_borrow_mut() {
             Ok(mut q) => {
                 q.quantize(x, m, k);
-                matmul(&q, self.w, self.epi, &mut out);
+                matmul_into_spare(&q, self.w, self.epi, &mut out);
             }
             Err(_) => {
                 let mut q = QuantizedRows::default();
                 q.quantize(x, m, k);
-                matmul(&q, self.w, self.epi, &mut out);
+                matmul_into_spare(&q, self.w, self.epi, &mut out);
             }
         });
         let mut shape = dims.to_vec();
