@@ -235,7 +235,7 @@ impl CustomOp1 for Attention<'_> {
         let dims = l.shape().dims();
         if dims.len() != 2
             || dims[0] != b * len
-            || dims[1] % (3 * self.heads.max(1)) != 0
+            || !dims[1].is_multiple_of(3 * self.heads.max(1))
             || self.lens.len() != b
         {
             candle_core::bail!(
