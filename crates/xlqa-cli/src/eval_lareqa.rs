@@ -73,6 +73,9 @@ pub struct LareqaArgs {
     /// Texts per encoder batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Encoder arithmetic: int8 (default), f32 or q4 (see `xlqa index --help`).
+    #[arg(long)]
+    precision: Option<xlqa_models::Precision>,
     /// Write report.md, report.json, per_question.jsonl and the SVG figures here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -134,6 +137,7 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             &home,
             &crate::EncoderArgs {
                 batch_size: a.batch_size,
+                precision: a.precision,
             },
         )?;
         encoder_name = Some(format!(

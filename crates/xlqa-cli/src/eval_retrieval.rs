@@ -72,6 +72,9 @@ pub struct RetrievalArgs {
     /// Texts per encoder batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Encoder arithmetic: int8 (default), f32 or q4 (see `xlqa index --help`).
+    #[arg(long)]
+    precision: Option<xlqa_models::Precision>,
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -188,6 +191,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 &a.index,
                 &crate::EncoderArgs {
                     batch_size: a.batch_size,
+                    precision: a.precision,
                 },
             )?;
             let opts = RetrieveOptions {

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use xlqa_core::{Lang, Question, ReadOptions};
 use xlqa_models::install::{ModelHome, DEFAULT_ARTIFACTS, LID_176};
-use xlqa_models::{Encoder, EncoderOptions};
+use xlqa_models::{Encoder, EncoderOptions, Precision};
 use xlqa_search::{AskOptions, Engine, IndexOptions, ReaderKind, RetrieveOptions, RetrieverKind};
 use xlqa_text::langid::LangId;
 
@@ -116,6 +116,12 @@ struct EncoderArgs {
     /// Texts per encoder batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Arithmetic of the encoder's linear layers: int8 (the default for new
+    /// indexes and evaluations: fastest, cosine >= 0.998 to f32), f32 or q4.
+    /// An index is queried with the precision it was built with unless this
+    /// is given.
+    #[arg(long)]
+    precision: Option<Precision>,
 }
 
 /// Weights and constant of the reciprocal rank fusion (hybrid retrieval).
@@ -343,6 +349,7 @@ fn models(cmd: ModelsCmd) -> Result<()> {
 fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
     let opts = EncoderOptions {
         batch_size: args.batch_size.max(1),
+        precision: args.precision.unwrap_or_default(),
         ..EncoderOptions::default()
     };
     Encoder::load(home, opts).context("loading the encoder")
@@ -396,7 +403,22 @@ fn index(a: IndexArgs) -> Result<()> {
 
 fn open_engine(dir: &Path, enc: &EncoderArgs) -> Result<Engine> {
     let home = home()?;
-    let encoder = load_encoder(&home, enc)?;
+    let mut enc = enc.clone();
+    if enc.precision.is_none() {
+        // the precision the index was built with (a missing or unreadable
+        // manifest is reported by Engine::open below)
+        let m = xlqa_index::Manifest::read(&dir.join("manifest.json")).ok();
+        if let Some(m) = m {
+            let p: Precision = m.encoder.precision.parse().map_err(|e: String| {
+                anyhow::anyhow!(
+                    "{}: encoder precision: {e}",
+                    dir.join("manifest.json").display()
+                )
+            })?;
+            enc.precision = Some(p);
+        }
+    }
+    let encoder = load_encoder(&home, &enc)?;
     let langid = load_langid(&home)?;
     Ok(Engine::open(dir, encoder, langid)?)
 }
@@ -489,7 +511,10 @@ fn demo(a: DemoArgs) -> Result<()> {
         idx.display()
     );
     let (docs, _) = xlqa_core::read_collection(&coll, &ReadOptions::default())?;
-    let enc_args = EncoderArgs { batch_size: 32 };
+    let enc_args = EncoderArgs {
+        batch_size: 32,
+        precision: None,
+    };
     let encoder = load_encoder(&home, &enc_args)?;
     let langid = load_langid(&home)?;
     let opts = IndexOptions {
@@ -567,7 +592,13 @@ fn eval(cmd: EvalCmd) -> Result<()> {
             reader_sample,
         } => {
             let data = data_dir(data)?;
-            let engine = open_engine(&index, &EncoderArgs { batch_size: 32 })?;
+            let engine = open_engine(
+                &index,
+                &EncoderArgs {
+                    batch_size: 32,
+                    precision: None,
+                },
+            )?;
             let rep = xlqa_eval::retrieval::evaluate_xquad_open(
                 &engine,
                 &data.join("xquad"),

@@ -16,6 +16,14 @@ pub struct EncoderInfo {
     pub id: String,
     pub weights_sha256: String,
     pub dim: usize,
+    /// Arithmetic of the linear layers (`f32`, `int8`, `q4`); indexes from
+    /// before this field was recorded were built with `f32`.
+    #[serde(default = "f32_precision")]
+    pub precision: String,
+}
+
+fn f32_precision() -> String {
+    "f32".to_string()
 }
 
 /// How documents were cut into passages.
@@ -140,14 +148,17 @@ impl Manifest {
     pub fn check_encoder(&self, loaded: &EncoderInfo, dir: &Path) -> Result<(), IndexError> {
         if &self.encoder != loaded {
             return Err(IndexError::Mismatch(format!(
-                "index {} was built with encoder {} (weights sha256 {}, dim {}), but the loaded encoder is {} (weights sha256 {}, dim {}): query it with the same encoder, or rebuild it with `xlqa index COLLECTION --out {} --force`",
+                "index {} was built with encoder {} (weights sha256 {}, dim {}, precision {}), but the loaded encoder is {} (weights sha256 {}, dim {}, precision {}): query it with the same encoder (for the precision: `--precision {}`), or rebuild it with `xlqa index COLLECTION --out {} --force`",
                 dir.display(),
                 self.encoder.id,
                 short(&self.encoder.weights_sha256),
                 self.encoder.dim,
+                self.encoder.precision,
                 loaded.id,
                 short(&loaded.weights_sha256),
                 loaded.dim,
+                loaded.precision,
+                self.encoder.precision,
                 dir.display()
             )));
         }
@@ -163,6 +174,7 @@ pub(crate) fn test_manifest(analyzers: BTreeMap<String, AnalyzerInfo>) -> Manife
             id: "enc".into(),
             weights_sha256: "ab".repeat(32),
             dim: 4,
+            precision: "int8".into(),
         },
         "lid".into(),
         ChunkingInfo {
@@ -198,6 +210,7 @@ mod tests {
             id: "enc2".into(),
             weights_sha256: "cd".repeat(32),
             dim: 4,
+            precision: "int8".into(),
         };
         let e = m.check_encoder(&other, dir.path()).unwrap_err().to_string();
         assert!(
@@ -205,6 +218,18 @@ mod tests {
             "{e}"
         );
         m.check_encoder(&m.encoder, dir.path()).unwrap();
+        // another precision of the same weights is refused, naming the option
+        let f32 = EncoderInfo {
+            precision: "f32".into(),
+            ..m.encoder.clone()
+        };
+        let e = m.check_encoder(&f32, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("--precision int8"), "{e}");
+        // a manifest written before the field existed reads as f32
+        let mut v = serde_json::to_value(&m).unwrap();
+        v["encoder"].as_object_mut().unwrap().remove("precision");
+        let old: Manifest = serde_json::from_value(v).unwrap();
+        assert_eq!(old.encoder.precision, "f32");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Throughput: batches of 32 XQuAD (en) paragraphs truncated to 128 tokens.
 //! Latency: one query (19 tokens with `<s>`, prefix and `</s>`) at a time.
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Data: `$XLQA_DATA`
-//! (default `../shared/data`). `E5_BENCH_LATENCY_ONLY=1` skips throughput.
+//! (default `../shared/data`). `E5_BENCH_LATENCY_ONLY=1` skips throughput;
+//! `E5_BENCH_DUMP=FILE` writes the inputs for the peer benchmarks.
 //! The load average is printed: on a shared machine, other processes skew
 //! wall-clock numbers.
 use std::path::PathBuf;
@@ -31,8 +32,49 @@ fn cpu_seconds() -> f64 {
     total
 }
 
+/// Writes the benchmark's exact inputs for the peers (`bench/peers_encoder.py`):
+/// the batch's token ids (each 128), each text cut at the end of its last
+/// kept word-piece (so that an engine that tokenizes by itself sees the same
+/// 128 tokens), the query and its ids, and this encoder's embeddings.
+fn dump_inputs(
+    enc: &Encoder,
+    texts: &[&str],
+    path: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let prefix = TextKind::Passage.prefix();
+    let keep = enc.options().max_tokens - 2;
+    let mut ids = Vec::new();
+    let mut cut = Vec::new();
+    for t in texts {
+        ids.push(enc.input_ids(t, TextKind::Passage)?);
+        let full = format!("{prefix}{t}");
+        let spans = enc.token_spans(&full);
+        let end = spans.get(keep - 1).map_or(full.len(), |s| s.1);
+        cut.push(full[prefix.len()..end].trim_end().to_string());
+    }
+    let q = QUERY;
+    let v = serde_json::json!({
+        "batch_ids": ids,
+        "batch_texts": cut,
+        "batch_embeddings": enc.encode(texts, TextKind::Passage)?,
+        "query": q,
+        "query_ids": enc.input_ids(q, TextKind::Query)?,
+        "precision": enc.options().precision.to_string(),
+    });
+    std::fs::write(path, serde_json::to_vec(&v)?)?;
+    println!("inputs written to {}", path.display());
+    Ok(())
+}
+
+const QUERY: &str = "What is the name of the stadium where Super Bowl 50 was played?";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--print-model-path") {
+        let home = ModelHome::from_env()?;
+        println!("{}", home.ensure(&xlqa_models::E5_SMALL_Q4)?.display());
+        return Ok(());
+    }
     let precision: Precision = args.get(1).map_or("f32", String::as_str).parse()?;
     let rounds: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let data = std::env::var_os("XLQA_DATA")
@@ -76,6 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lens.iter().min().unwrap_or(&0),
         lens.iter().max().unwrap_or(&0)
     );
+    if let Some(dump) = std::env::var_os("E5_BENCH_DUMP") {
+        dump_inputs(&enc, &texts, &PathBuf::from(dump))?;
+    }
     let latency_only = std::env::var_os("E5_BENCH_LATENCY_ONLY").is_some();
     enc.encode(&texts[..1], TextKind::Passage)?; // warm-up
     if !latency_only {
@@ -98,7 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             runs.len()
         );
     }
-    let q = "What is the name of the stadium where Super Bowl 50 was played?";
+    let q = QUERY;
     println!("query tokens: {}", enc.input_ids(q, TextKind::Query)?.len());
     enc.encode(&[q], TextKind::Query)?;
     let mut times = Vec::new();

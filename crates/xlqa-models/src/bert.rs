@@ -21,11 +21,12 @@ pub enum Precision {
     /// Dequantize the weights to f32 at load time; f32 matmuls (gemm).
     /// Several times faster than `Q4` here, at equal accuracy; the path
     /// training and the reference comparisons use.
-    #[default]
     F32,
     /// Weights requantized to int8 per output row at load time, activations
     /// quantized to int8 per token on the fly; our own integer kernels
-    /// (`qgemm`: AVX-512 VNNI, AVX2, portable), bias and GELU fused.
+    /// (`qgemm`: AVX-512 VNNI, AVX2, portable), bias and GELU fused. The
+    /// default: the fastest path (docs/RESULTS.md), cosine ≥ 0.998 to `F32`.
+    #[default]
     Int8,
 }
 
@@ -95,8 +96,8 @@ enum Weight {
     /// f32, `[out, in]` (multiplied as a transposed view: measured faster
     /// with candle's gemm call than a contiguous `[in, out]` copy).
     F32(Tensor),
-    /// int8 per output row, packed for [`crate::qgemm`].
-    I8(crate::qgemm::PackedWeight),
+    /// int8 per output row, packed for [`xlqa_kernels::qgemm`].
+    I8(xlqa_kernels::qgemm::PackedWeight),
 }
 
 impl Weight {
@@ -105,9 +106,9 @@ impl Weight {
         match self {
             Weight::Q4(q) => q.forward(x),
             Weight::F32(w) => x.matmul(&w.t()?),
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
                 w,
-                epi: crate::qgemm::Epilogue::None,
+                epi: xlqa_kernels::qgemm::Epilogue::None,
             }),
         }
     }
@@ -123,9 +124,9 @@ struct Linear {
 impl Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match &self.w {
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
                 w,
-                epi: crate::qgemm::Epilogue::Bias(&self.bv),
+                epi: xlqa_kernels::qgemm::Epilogue::Bias(&self.bv),
             }),
             _ => self.w.matmul(x)?.broadcast_add(&self.b),
         }
@@ -134,9 +135,9 @@ impl Linear {
     /// `GELU(x · wᵀ + b)`, fused into the matmul for int8 weights.
     fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match &self.w {
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qgemm::QLinearOp {
+            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
                 w,
-                epi: crate::qgemm::Epilogue::BiasGelu(&self.bv),
+                epi: xlqa_kernels::qgemm::Epilogue::BiasGelu(&self.bv),
             }),
             _ => ops::bias_gelu_erf(&self.w.matmul(x)?, &self.bv),
         }
@@ -210,7 +211,7 @@ fn linear(
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
                 .ctx(|| format!("reading {name}"))?;
-            Weight::I8(crate::qgemm::PackedWeight::quantize(&v, rows, cols))
+            Weight::I8(xlqa_kernels::qgemm::PackedWeight::quantize(&v, rows, cols))
         }
     };
     let bname = format!("{prefix}.b");
@@ -258,7 +259,11 @@ impl Bert {
                             let b = Tensor::cat(&[&q.b, &k.b, &v.b], 0).ctx(ctx)?;
                             let bv = [q.bv, k.bv, v.bv].concat();
                             Qkv::Fused(Linear {
-                                w: Weight::I8(crate::qgemm::PackedWeight::quantize(&w, 3 * hs, hs)),
+                                w: Weight::I8(xlqa_kernels::qgemm::PackedWeight::quantize(
+                                    &w,
+                                    3 * hs,
+                                    hs,
+                                )),
                                 b,
                                 bv,
                             })

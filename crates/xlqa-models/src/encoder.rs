@@ -307,7 +307,7 @@ impl Encoder {
     }
 
     /// A differentiable copy of layer `i` (0-based), initialized with the
-    /// encoder's weights; needs the f32 precision (the default).
+    /// encoder's weights; needs the f32 precision (`Precision::F32`).
     pub fn trainable_layer(&self, i: usize) -> Result<crate::bert::TrainableLayer, ModelError> {
         Ok(self.bert.trainable_layer(i)?)
     }

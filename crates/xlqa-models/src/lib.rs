@@ -19,7 +19,8 @@ pub mod e5s1;
 pub mod encoder;
 pub mod install;
 mod ops;
-pub mod qgemm;
+mod qlinear;
+pub use xlqa_kernels::qgemm;
 
 pub use bert::{mean_pool_normalize_diff, Precision, TrainableLayer};
 pub use cache::{CacheError, CacheStats, EmbeddingCache};

@@ -4,7 +4,7 @@ mod common;
 
 use std::cell::RefCell;
 
-use common::{cosine, data_dir, dot, encoder, home, read_squad};
+use common::{cosine, data_dir, dot, encoder, encoder_f32, home, read_squad};
 use xlqa_models::{
     Encoder, EncoderOptions, ModelError, Precision, TextKind, E5_SMALL_Q4, E5_SMALL_TOKENIZER,
 };
@@ -19,7 +19,7 @@ fn metadata() {
     assert_eq!(enc.id(), "multilingual-e5-small-q4");
     assert_eq!(enc.dim(), 384);
     assert_eq!(enc.weights_sha256(), E5_SMALL_Q4.sha256);
-    assert_eq!(enc.options().precision, Precision::F32);
+    assert_eq!(enc.options().precision, Precision::Int8);
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn xquad_cross_lingual_retrieval() {
 
 #[test]
 fn trainable_top_layer_matches_inference_and_gets_gradients() {
-    let enc = encoder();
+    let enc = encoder_f32();
     let texts = [
         "Wie hoch ist der Kilimandscharo?",
         "Mount Kilimanjaro is 5,895 metres high, the highest mountain in Africa.",

@@ -429,5 +429,6 @@ pub fn encoder_info(e: &Encoder) -> EncoderInfo {
         id: e.id().to_string(),
         weights_sha256: e.weights_sha256().to_string(),
         dim: e.dim(),
+        precision: e.options().precision.to_string(),
     }
 }

@@ -428,6 +428,7 @@ fn lexical_manifest(analyzers: &BTreeMap<String, Analyzer>) -> xlqa_index::Manif
             id: "none".into(),
             weights_sha256: String::new(),
             dim: 0,
+            precision: String::new(),
         },
         String::new(),
         xlqa_index::manifest::ChunkingInfo {

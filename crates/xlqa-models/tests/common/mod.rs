@@ -30,6 +30,19 @@ pub fn encoder() -> &'static Encoder {
     ENC.get_or_init(|| Encoder::load(&home(), EncoderOptions::default()).expect("load encoder"))
 }
 
+/// The encoder with f32 weights (the reference path, and the one training
+/// needs), loaded once per test binary.
+pub fn encoder_f32() -> &'static Encoder {
+    static ENC: OnceLock<Encoder> = OnceLock::new();
+    ENC.get_or_init(|| {
+        let opts = EncoderOptions {
+            precision: Precision::F32,
+            ..EncoderOptions::default()
+        };
+        Encoder::load(&home(), opts).expect("load f32 encoder")
+    })
+}
+
 /// The encoder with Q4 weights, loaded once per test binary.
 pub fn encoder_q4() -> &'static Encoder {
     static ENC: OnceLock<Encoder> = OnceLock::new();

@@ -304,7 +304,12 @@ pub fn matmul(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>, out: &mut 
 
 /// [`matmul`] into the spare capacity of an empty `out` (no zero-fill of a
 /// buffer that is overwritten anyway), then sets its length to `m · n`.
-fn matmul_into_spare(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>, out: &mut Vec<f32>) {
+pub fn matmul_into_spare(
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    epi: Epilogue<'_>,
+    out: &mut Vec<f32>,
+) {
     let len = a.m * w.n;
     out.clear();
     out.reserve_exact(len);
@@ -443,7 +448,7 @@ fn epilogue_impl(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
         Some((b, false)) => it.zip(b).for_each(|((d, v), &b)| *d = v + b),
         Some((b, true)) => it
             .zip(b)
-            .for_each(|((d, v), &b)| *d = crate::ops::gelu_erf(v + b)),
+            .for_each(|((d, v), &b)| *d = crate::math::gelu_erf(v + b)),
     }
 }
 
@@ -689,7 +694,7 @@ pub fn matmul_reference(a: &QuantizedRows, w: &PackedWeight, epi: Epilogue<'_>) 
             out[i * w.n + j] = match epi {
                 Epilogue::None => v,
                 Epilogue::Bias(b) => v + b[j],
-                Epilogue::BiasGelu(b) => crate::ops::gelu_erf(v + b[j]),
+                Epilogue::BiasGelu(b) => crate::math::gelu_erf(v + b[j]),
             };
         }
     }
@@ -826,63 +831,5 @@ mod tests {
             matmul_with(kern, &a, &w, Epilogue::None, &mut got);
             assert!(got.iter().all(|&v| v == 0.0), "{}", kern.name());
         }
-    }
-}
-
-/// A linear layer `y = x · wᵀ (+ bias, GELU)` on int8 weights as a candle op
-/// (no gradient): `x` is `[m, k]` f32, contiguous.
-pub(crate) struct QLinearOp<'a> {
-    pub(crate) w: &'a PackedWeight,
-    pub(crate) epi: Epilogue<'a>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<QuantizedRows> = std::cell::RefCell::new(QuantizedRows::default());
-}
-
-impl candle_core::CustomOp1 for QLinearOp<'_> {
-    fn name(&self) -> &'static str {
-        "xlqa-int8-linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s: &candle_core::CpuStorage,
-        l: &candle_core::Layout,
-    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let dims = l.shape().dims();
-        let k = dims.last().copied().unwrap_or(0);
-        if k != self.w.k {
-            candle_core::bail!(
-                "{}: input has {k} features, weights {}",
-                self.name(),
-                self.w.k
-            )
-        }
-        let data = s.as_slice::<f32>()?;
-        let x = match l.contiguous_offsets() {
-            Some((a, b)) => &data[a..b],
-            None => candle_core::bail!("{}: input is not contiguous", self.name()),
-        };
-        let m = x.len() / k.max(1);
-        let mut out: Vec<f32> = Vec::with_capacity(m * self.w.n);
-        // The scratch buffer is busy when rayon runs another encoder call on
-        // this thread while one waits inside `matmul`: then use a fresh one.
-        SCRATCH.with(|q| match q.try_borrow_mut() {
-            Ok(mut q) => {
-                q.quantize(x, m, k);
-                matmul_into_spare(&q, self.w, self.epi, &mut out);
-            }
-            Err(_) => {
-                let mut q = QuantizedRows::default();
-                q.quantize(x, m, k);
-                matmul_into_spare(&q, self.w, self.epi, &mut out);
-            }
-        });
-        let mut shape = dims.to_vec();
-        if let Some(last) = shape.last_mut() {
-            *last = self.w.n;
-        }
-        Ok((candle_core::CpuStorage::F32(out), shape.into()))
     }
 }
