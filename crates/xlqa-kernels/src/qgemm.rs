@@ -108,13 +108,33 @@ impl PackedWeight {
     /// Quantizes `w` (row-major `[n, k]`, f32) with one symmetric scale per row.
     pub fn quantize(w: &[f32], n: usize, k: usize) -> PackedWeight {
         assert_eq!(w.len(), n * k, "weight is not [{n}, {k}]");
+        let r: Result<PackedWeight, std::convert::Infallible> =
+            PackedWeight::from_rows(n, k, |j, row| {
+                row.copy_from_slice(&w[j * k..(j + 1) * k]);
+                Ok(())
+            });
+        match r {
+            Ok(p) => p,
+            Err(e) => match e {},
+        }
+    }
+
+    /// Like [`PackedWeight::quantize`], with row `j` written by `fill(j, row)`
+    /// in order `0..n`, so a large matrix can be streamed from a file
+    /// without holding it in f32.
+    pub fn from_rows<E>(
+        n: usize,
+        k: usize,
+        mut fill: impl FnMut(usize, &mut [f32]) -> Result<(), E>,
+    ) -> Result<PackedWeight, E> {
         let k4 = k.div_ceil(4);
         let panels = n.div_ceil(PANEL);
         let mut data = vec![0i8; panels * k4 * 64];
         let mut scale = vec![0f32; n];
         let mut offset = vec![0i32; n];
+        let mut row = vec![0f32; k];
         for j in 0..n {
-            let row = &w[j * k..(j + 1) * k];
+            fill(j, &mut row)?;
             let mx = row.iter().fold(0f32, |m, &v| m.max(v.abs()));
             let s = if mx > 0.0 { mx / 127.0 } else { 1.0 };
             scale[j] = s;
@@ -127,7 +147,7 @@ impl PackedWeight {
             }
             offset[j] = 128 * sum;
         }
-        PackedWeight {
+        Ok(PackedWeight {
             n,
             k,
             k4,
@@ -135,7 +155,7 @@ impl PackedWeight {
             data,
             scale,
             offset,
-        }
+        })
     }
 
     /// Output columns.
@@ -151,6 +171,11 @@ impl PackedWeight {
     /// The quantized weight `(j, kk)` (for tests).
     fn q(&self, j: usize, kk: usize) -> i8 {
         self.data[(j / PANEL) * self.k4 * 64 + (kk / 4) * 64 + (j % PANEL) * 4 + kk % 4]
+    }
+
+    /// Number of 16-column panels.
+    pub fn panels(&self) -> usize {
+        self.panels
     }
 
     /// Bytes held.
@@ -172,6 +197,11 @@ pub struct QuantizedRows {
 }
 
 impl QuantizedRows {
+    /// Rows.
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
     /// Quantizes `x` (row-major `[m, k]`), reusing this buffer's memory.
     pub fn quantize(&mut self, x: &[f32], m: usize, k: usize) {
         assert_eq!(x.len(), m * k, "activations are not [{m}, {k}]");
@@ -374,8 +404,65 @@ pub fn matmul_with(
             return;
         }
         let p = ptr;
-        block(kernel, a, w, epi, rows, p0..p1, p.0);
+        let o = Out {
+            ptr: p.0,
+            stride: w.n,
+            row0: 0,
+            col0: 0,
+        };
+        block(kernel, a, w, epi, rows, p0..p1, o);
     });
+}
+
+/// Where a block writes: element (row, c) at `ptr + (row − row0) · stride + c − col0`.
+#[derive(Clone, Copy)]
+struct Out {
+    ptr: *mut f32,
+    stride: usize,
+    row0: usize,
+    col0: usize,
+}
+
+/// Raw dot products scaled, `out[(i − rows.start) · stride + (c − 16 · panels.start)]
+/// = a[i] · w[c]` for `i` in `rows` and the columns of `panels` (up to `n`),
+/// on the calling thread: for callers that parallelize by themselves and
+/// consume the output block by block (e.g. a top-k scan over many columns).
+pub fn matmul_block(
+    kernel: Kernel,
+    a: &QuantizedRows,
+    w: &PackedWeight,
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+    out: &mut [f32],
+    stride: usize,
+) {
+    assert_eq!(a.k, w.k, "activations have {} inputs, weights {}", a.k, w.k);
+    assert!(kernel.supported(), "kernel {} not supported", kernel.name());
+    assert!(
+        rows.end <= a.m && panels.end <= w.panels,
+        "block out of range"
+    );
+    if rows.is_empty() || panels.is_empty() {
+        return;
+    }
+    let cols = (panels.end * PANEL).min(w.n) - panels.start * PANEL;
+    assert!(stride >= cols, "stride {stride} < {cols} columns");
+    assert!(
+        out.len() >= (rows.len() - 1) * stride + cols,
+        "output too small for the block"
+    );
+    let o = Out {
+        ptr: out.as_mut_ptr(),
+        stride,
+        row0: rows.start,
+        col0: panels.start * PANEL,
+    };
+    block(kernel, a, w, Epilogue::None, rows, panels, o);
+}
+
+/// Number of 16-column panels of a packed matrix.
+pub fn panel_width() -> usize {
+    PANEL
 }
 
 /// Computes rows × panels of the output.
@@ -386,7 +473,7 @@ fn block(
     epi: Epilogue<'_>,
     rows: std::ops::Range<usize>,
     panels: std::ops::Range<usize>,
-    out: *mut f32,
+    out: Out,
 ) {
     let mut acc = [[0i32; 4 * PANEL]; 6];
     let mut p = panels.start;
@@ -403,8 +490,12 @@ fn block(
                 let row = r + i;
                 // SAFETY: (row, c0..c1) lies in this task's tile of the [m, n]
                 // output (the caller's ranges), written by no other task.
-                let dst =
-                    unsafe { std::slice::from_raw_parts_mut(out.add(row * w.n + c0), c1 - c0) };
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.ptr.add((row - out.row0) * out.stride + c0 - out.col0),
+                        c1 - c0,
+                    )
+                };
                 let cols = Cols {
                     acc: &arow[..c1 - c0],
                     offset: &w.offset[c0..c1],
@@ -817,6 +908,31 @@ mod tests {
                 // SAFETY: AVX2 and FMA are present (checked).
                 unsafe { quantize_row_avx2(&mut d2, &mut s2, &x) };
                 assert_eq!((d1, s1), (d2, s2), "k = {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_match_the_full_product() {
+        let mut seed = 9;
+        let (m, k, n) = (11, 40, 75);
+        let x = rand(m * k, &mut seed, 1.0);
+        let wf = rand(n * k, &mut seed, 1.0);
+        let w = PackedWeight::quantize(&wf, n, k);
+        let mut a = QuantizedRows::default();
+        a.quantize(&x, m, k);
+        let full = matmul_reference(&a, &w, Epilogue::None);
+        for kern in kernels() {
+            for (rows, panels) in [(0..11, 0..5), (3..4, 1..3), (5..11, 4..5), (2..2, 0..1)] {
+                let stride = 80;
+                let mut out = vec![f32::NAN; rows.len().max(1) * stride];
+                matmul_block(kern, &a, &w, rows.clone(), panels.clone(), &mut out, stride);
+                for i in rows.clone() {
+                    for c in panels.start * 16..(panels.end * 16).min(n) {
+                        let got = out[(i - rows.start) * stride + c - panels.start * 16];
+                        assert_eq!(got, full[i * n + c], "{} row {i} col {c}", kern.name());
+                    }
+                }
             }
         }
     }
