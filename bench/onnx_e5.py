@@ -135,7 +135,7 @@ def build(weights, meta):
     node("ReduceSum", ["masked", "axes_1"], "sum_h", keepdims=0)
     node("ReduceSum", ["mask_f", "axes_1"], "count", keepdims=1)
     node("Div", ["sum_h", "count"], "mean")
-    node("ReduceL2", ["mean", "axes_m1"], "norm", keepdims=1)
+    node("ReduceL2", ["mean"], "norm", axes=[-1], keepdims=1)
     node("Div", ["mean", "norm"], "embedding")
 
     graph = helper.make_graph(

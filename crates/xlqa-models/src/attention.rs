@@ -7,29 +7,15 @@
 //! attends to them and mean pooling skips them, so they never reach an
 //! embedding). The context is written straight into `[batch · len, hidden]`,
 //! so no head transposes are copied.
+//!
+//! The inner products use `mul_add`: one FMA instruction in the AVX2 and
+//! AVX-512 builds (Rust never fuses a multiply and an add by itself); the
+//! portable build, for CPUs without FMA, pays for a software `fmaf`.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
 use rayon::prelude::*;
 
-use crate::ops::kernels;
-
-/// The row softmax, compiled for AVX2 (measured faster here than the same
-/// code inlined into the AVX-512 attention loop).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_avx2(o: &mut [f32], x: &[f32], n: usize, scale: f32) {
-    kernels::softmax_row(o, x, n, scale)
-}
-
-#[inline(always)]
-fn softmax_row(o: &mut [f32], x: &[f32], n: usize, scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if isa() != Isa::Portable {
-        // SAFETY: AVX2 and FMA are present (isa() checked them).
-        return unsafe { softmax_avx2(o, x, n, scale) };
-    }
-    kernels::softmax_row(o, x, n, scale)
-}
+use crate::ops::exp_nonpos;
 
 /// Attention over `qkv` `[batch · len, 3 · hidden]` (query, key, value blocks).
 pub(crate) struct Attention<'a> {
@@ -46,43 +32,146 @@ struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
-/// Scratch for one task: `Kᵀ` `[head_dim, n]`, one row of scores and of probabilities.
+/// Scratch for one task: `Kᵀ` `[head_dim, n16]` and a block of score rows.
 #[derive(Default)]
 struct Scratch {
     kt: Vec<f32>,
+    /// `QB` rows of scores, then probabilities, stride `n16`.
     s: Vec<f32>,
-    p: Vec<f32>,
 }
 
 /// Keys per block of scores (one 512-bit vector of f32).
 const KB: usize = 16;
+/// Query rows computed together (each loaded key / value is used `QB` times).
+const QB: usize = 4;
 
-/// `s[j] = q · kᵀ[.., j]` for `j < n`; `kt` is `[hd, n16]` with `n16` a multiple of [`KB`].
+/// `s[r][j] = q_r · kᵀ[.., j]` for `R` query rows and `j < n`; `kt` is
+/// `[hd, n16]` with `n16` a multiple of [`KB`]; `s` rows have stride `n16`.
 #[inline(always)]
-fn scores(s: &mut [f32], q: &[f32], kt: &[f32], n16: usize) {
-    for (jb, sb) in s.chunks_mut(KB).enumerate() {
-        let mut acc = [0f32; KB];
-        for (d, &qd) in q.iter().enumerate() {
+fn scores<const R: usize>(s: &mut [f32], q: [&[f32]; R], kt: &[f32], n16: usize, hd: usize) {
+    for jb in 0..n16 / KB {
+        let mut acc = [[0f32; KB]; R];
+        for d in 0..hd {
             let k = &kt[d * n16 + jb * KB..d * n16 + jb * KB + KB];
-            for (a, &kv) in acc.iter_mut().zip(k) {
-                *a += qd * kv;
+            for r in 0..R {
+                let qd = q[r][d];
+                for (a, &kv) in acc[r].iter_mut().zip(k) {
+                    *a = qd.mul_add(kv, *a);
+                }
             }
         }
-        sb.copy_from_slice(&acc[..sb.len()]);
+        for (r, ar) in acc.iter().enumerate() {
+            s[r * n16 + jb * KB..r * n16 + jb * KB + KB].copy_from_slice(ar);
+        }
     }
 }
 
-/// `o = Σ_j p[j] · v_j` with `v_j = vals[j · stride ..][..HD]`, accumulated in registers.
+/// In place: `s[..n] = exp(scale · (s − max))`; returns `1 / Σ`.
 #[inline(always)]
-fn weighted_sum<const HD: usize>(o: &mut [f32], p: &[f32], vals: &[f32], stride: usize) {
-    let mut acc = [0f32; HD];
-    for (j, &pj) in p.iter().enumerate() {
-        let v = &vals[j * stride..j * stride + HD];
-        for (a, &vv) in acc.iter_mut().zip(v) {
-            *a += pj * vv;
+fn exp_row(s: &mut [f32], n: usize, scale: f32) -> f32 {
+    let s = &mut s[..n];
+    let mut lanes = [f32::NEG_INFINITY; KB];
+    let mut chunks = s.chunks_exact(KB);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = l.max(v);
         }
     }
-    o.copy_from_slice(&acc);
+    let mx = lanes
+        .iter()
+        .chain(chunks.remainder())
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for v in s.iter_mut() {
+        *v = exp_nonpos(scale * (*v - mx));
+    }
+    let mut sums = [0f32; KB];
+    let mut chunks = s.chunks_exact(KB);
+    for c in &mut chunks {
+        for (l, &v) in sums.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    let sum: f32 = sums.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+    1.0 / sum
+}
+
+/// `o_r = inv_r · Σ_j p_r[j] · v_j` for `R` rows, `v_j = vals[j · stride ..][..HD]`.
+#[inline(always)]
+fn weighted_sum<const R: usize, const HD: usize>(
+    o: [&mut [f32]; R],
+    p: &[f32],
+    pstride: usize,
+    inv: [f32; R],
+    vals: &[f32],
+    stride: usize,
+    n: usize,
+) {
+    let mut acc = [[0f32; HD]; R];
+    for j in 0..n {
+        let v = &vals[j * stride..j * stride + HD];
+        for r in 0..R {
+            let pj = p[r * pstride + j];
+            for (a, &vv) in acc[r].iter_mut().zip(v) {
+                *a = pj.mul_add(vv, *a);
+            }
+        }
+    }
+    for (r, o) in o.into_iter().enumerate() {
+        for (ov, a) in o.iter_mut().zip(&acc[r]) {
+            *ov = a * inv[r];
+        }
+    }
+}
+
+/// Attention for `R` consecutive query rows starting at `i`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rows<const R: usize>(
+    qkv: &[f32],
+    out: &mut [f32],
+    sc: &mut Scratch,
+    i: usize,
+    n: usize,
+    n16: usize,
+    hd: usize,
+    h: usize,
+    col: usize,
+    scale: f32,
+) {
+    let stride = 3 * h;
+    let q: [&[f32]; R] =
+        std::array::from_fn(|r| &qkv[(i + r) * stride + col..(i + r) * stride + col + hd]);
+    scores::<R>(&mut sc.s, q, &sc.kt, n16, hd);
+    // a plain loop, not array::from_fn: a closure would not inherit the
+    // caller's target features (measured: the exp ran as SSE2 code)
+    let mut inv = [0f32; R];
+    for (r, v) in inv.iter_mut().enumerate() {
+        *v = exp_row(&mut sc.s[r * n16..], n, scale);
+    }
+    let vals = &qkv[2 * h + col..];
+    if hd == 32 {
+        // rows i..i+R of this head: disjoint column ranges of `out`
+        let mut rest = &mut out[i * h..];
+        let o: [&mut [f32]; R] = std::array::from_fn(|_| {
+            let all = std::mem::take(&mut rest);
+            let (row, tail) = all.split_at_mut(h.min(all.len()));
+            rest = tail;
+            &mut row[col..col + 32]
+        });
+        weighted_sum::<R, 32>(o, &sc.s, n16, inv, vals, stride, n);
+    } else {
+        for r in 0..R {
+            let o = &mut out[(i + r) * h + col..(i + r) * h + col + hd];
+            o.fill(0.0);
+            for j in 0..n {
+                let pj = sc.s[r * n16 + j] * inv[r];
+                let v = &vals[j * stride..j * stride + hd];
+                for (ov, &vv) in o.iter_mut().zip(v) {
+                    *ov += pj * vv;
+                }
+            }
+        }
+    }
 }
 
 #[inline(always)]
@@ -107,25 +196,15 @@ fn head_impl(
             sc.kt[d * n16 + j] = kv;
         }
     }
-    sc.s.resize(n, 0.0);
-    sc.p.resize(n, 0.0);
-    let vals = &qkv[2 * h + col..];
-    for i in 0..n {
-        let q = &qkv[i * stride + col..i * stride + col + hd];
-        scores(&mut sc.s[..n], q, &sc.kt, n16);
-        softmax_row(&mut sc.p[..n], &sc.s[..n], n, scale);
-        let o = &mut out[i * h + col..i * h + col + hd];
-        if hd == 32 {
-            weighted_sum::<32>(o, &sc.p[..n], vals, stride);
-        } else {
-            o.fill(0.0);
-            for (j, &pj) in sc.p[..n].iter().enumerate() {
-                let v = &vals[j * stride..j * stride + hd];
-                for (ov, &vv) in o.iter_mut().zip(v) {
-                    *ov += pj * vv;
-                }
-            }
-        }
+    sc.s.resize(QB * n16, 0.0);
+    let mut i = 0;
+    while i + QB <= n {
+        rows::<QB>(qkv, out, sc, i, n, n16, hd, h, col, scale);
+        i += QB;
+    }
+    while i < n {
+        rows::<1>(qkv, out, sc, i, n, n16, hd, h, col, scale);
+        i += 1;
     }
 }
 

@@ -422,7 +422,7 @@ impl Bm25Pool {
 }
 
 /// The minimal manifest `LexicalIndex::open` checks analyzers against.
-fn lexical_manifest(analyzers: &BTreeMap<String, Analyzer>) -> xlqa_index::Manifest {
+pub fn lexical_manifest(analyzers: &BTreeMap<String, Analyzer>) -> xlqa_index::Manifest {
     xlqa_index::Manifest::new(
         xlqa_index::EncoderInfo {
             id: "none".into(),
