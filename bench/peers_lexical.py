@@ -9,7 +9,8 @@ prints its own numbers; bm25s (PyPI) then indexes and queries the same files:
 its default tokenizer (lowercase regex words, no stemming) with English
 stopwords for English, none for the rest (bm25s has no segmenter for zh/th
 and no stemmers other than through PyStemmer, not installed here). Pyserini
-was not used: its Anserini jar needs Java 21 and this machine has Java 17.
+(Lucene) was not tried: it was not installed here, so whether one of its
+versions runs on this machine's Java 17 is unverified.
 Prints markdown tables: recall@1/@10 per language, then indexing throughput
 and single-query latency.
 """
@@ -96,7 +97,7 @@ def main():
     print()
     print("| engine | index s | passages/s | query p50 ms | query p95 ms |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| xlqa (tantivy, en analyzer: stopwords off, Snowball stemmer) | {sp['index_s']:.2f} | "
+    print(f"| xlqa (tantivy; en: unicode words, NFKC, lowercase, Snowball, no stopwords) | {sp['index_s']:.2f} | "
           f"{sp['passages_per_s']:.0f} | {sp['p50_ms']:.3f} | {sp['p95_ms']:.3f} |")
     print(f"| bm25s {bm25s.__version__} (numpy, one query per call) | {b_index:.2f} | {len(texts) / b_index:.0f} | "
           f"{statistics.median(lat):.3f} | {float(np.percentile(lat, 95)):.3f} |")

@@ -25,10 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "examples"
 
 
-def xlqa(work, n, threads, real=None):
+def xlqa(work, n, threads, real=None, hnsw=False):
     cmd = [str(TARGET / "dense_bench"), str(work), str(n), "384"]
     if real:
         cmd += ["--real", str(real)]
+    if hnsw:
+        cmd += ["--hnsw", "16"]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
@@ -93,7 +95,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     ratios = []
     for n, real in runs:
-        x = xlqa(a.work, n, a.threads, real)
+        x = xlqa(a.work, n, a.threads, real, hnsw=(n or 0) <= a.no_hnsw_above)
         base = np.fromfile(x["base"], dtype="<f4").reshape(-1, 384)
         queries = np.fromfile(x["queries"], dtype="<f4").reshape(-1, 384)
         f = faiss_run(base, queries, a.threads, hnsw=len(base) <= a.no_hnsw_above)
@@ -101,6 +103,12 @@ def main():
         print(f"| {label} | xlqa int8 scan + f32 re-score | {x['open_s']:.2f} | {x['memory_bytes_per_vector']:.0f} | "
               f"{x['int8_p50_ms']:.2f} | {x['int8_p95_ms']:.2f} | {x['int8_batch64_qps']:.0f} | "
               f"{x['recall_at_10_int8_vs_f32']:.4f} |")
+        if x.get("hnsw"):
+            hn = x["hnsw"]
+            for e in hn["search"]:
+                print(f"| {label} | xlqa HNSW M={hn['m']} efC={hn['ef_construction']} ef={e['ef']} (+ f32 re-score) | "
+                      f"{hn['build_s']:.1f} | {hn['memory_bytes_per_vector']:.0f} | {e['p50_ms']:.2f} | "
+                      f"{e['p95_ms']:.2f} | — | {e['recall_at_10']:.4f} |")
         print(f"| {label} | xlqa f32 scan | — | {4 * 384} | {x['f32_p50_ms']:.2f} | {x['f32_p95_ms']:.2f} | — | 1 |")
         print(f"| {label} | FAISS IndexFlatIP | {f['flat_build_s']:.2f} | {f['flat_bytes_per_vector']} | "
               f"{f['flat_p50_ms']:.2f} | {f['flat_p95_ms']:.2f} | {f['flat_batch64_qps']:.0f} | 1 |")

@@ -2,7 +2,7 @@
 //! its plain f32 scan, on vectors that `bench/peers_search.py` also gives to
 //! FAISS.
 //!
-//! `cargo run --release -p xlqa-index --example dense_bench -- OUT_DIR N [DIM] [--real FILE]`
+//! `cargo run --release -p xlqa-index --example dense_bench -- OUT_DIR N [DIM] [--real FILE] [--hnsw M]`
 //!
 //! Random unit vectors (seeded, so every run and every engine sees the same
 //! ones) are written to `OUT_DIR/base-N.f32` and 1,000 queries to
@@ -11,7 +11,8 @@
 //! queries are every 7th vector of it, slightly perturbed. Prints one JSON
 //! object: open (quantize) time, memory, single-query latency p50/p95 for
 //! both scans, batched throughput (64 queries a call), and recall@10 of the
-//! int8 scan against the exact f32 scan.
+//! int8 scan against the exact f32 scan; with `--hnsw M`, the build time,
+//! memory, latency and recall@10 of xlqa's HNSW graph at several beam widths.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -168,6 +169,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .count();
     }
     let recall = (hits + rhits) as f64 / (k * queries.len()) as f64;
+    // optional HNSW: `--hnsw M` (efConstruction 100)
+    let mut ann = serde_json::json!(null);
+    if let Some(m) = args
+        .iter()
+        .position(|a| a == "--hnsw")
+        .and_then(|i| args.get(i + 1))
+    {
+        let params = xlqa_index::HnswParams {
+            m: m.parse()?,
+            ..Default::default()
+        };
+        let mut idx = DenseIndex::open(&base_path, dim)?;
+        let t = Instant::now();
+        idx.build_ann(&base_path, params, &|_| {})?;
+        let build_s = t.elapsed().as_secs_f64();
+        let exact: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| {
+                idx.search_f32(q, k, &all)
+                    .iter()
+                    .map(|h| h.passage)
+                    .collect()
+            })
+            .collect();
+        let mut per_ef = Vec::new();
+        for ef in [32, 64, 128, 256] {
+            let mut lat = Vec::new();
+            let mut hit = 0usize;
+            for (q, want) in queries.iter().zip(&exact) {
+                let t = Instant::now();
+                let got = idx.search_approx(q, k, ef, &all);
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+                hit += got.iter().filter(|h| want.contains(&h.passage)).count();
+            }
+            per_ef.push(serde_json::json!({
+                "ef": ef, "p50_ms": pct(&mut lat.clone(), 0.5), "p95_ms": pct(&mut lat, 0.95),
+                "recall_at_10": hit as f64 / (k * queries.len()) as f64,
+            }));
+        }
+        ann = serde_json::json!({
+            "m": params.m, "ef_construction": params.ef_construction, "build_s": build_s,
+            "memory_bytes_per_vector": idx.ann_memory_bytes() as f64 / idx.len().max(1) as f64,
+            "search": per_ef,
+        });
+    }
     let v = serde_json::json!({
         "engine": "xlqa",
         "n": idx.len(), "dim": dim, "real": real.is_some(),
@@ -179,6 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "f32_p50_ms": pct(&mut lat_f32.clone(), 0.5), "f32_p95_ms": pct(&mut lat_f32, 0.95),
         "int8_batch64_qps": queries.len() as f64 / batch_s,
         "recall_at_10_int8_vs_f32": recall,
+        "hnsw": ann,
     });
     println!("{v}");
     Ok(())

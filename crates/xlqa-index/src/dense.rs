@@ -24,6 +24,8 @@ pub struct DenseIndex {
     len: usize,
     /// The vectors in int8, packed (None when empty).
     int8: Option<PackedWeight>,
+    /// An HNSW graph, when built ([`DenseIndex::build_ann`]).
+    ann: Option<crate::hnsw::Hnsw>,
 }
 
 /// Columns (vectors) per task of the int8 scan: 256 panels of 16.
@@ -102,6 +104,7 @@ impl DenseIndex {
             dim,
             len,
             int8,
+            ann: None,
         })
     }
 
@@ -178,7 +181,9 @@ impl DenseIndex {
         let pw = qgemm::panel_width();
         let panels_per_task = COLS_PER_TASK / pw;
         let n_tasks = w.panels().div_ceil(panels_per_task);
-        let partial: Vec<Vec<TopK>> = (0..n_tasks)
+        // Per task and query: the best `kc` (score, row) of its columns by
+        // selection (O(columns)), not by keeping a sorted list.
+        let partial: Vec<Vec<Vec<(f32, u32)>>> = (0..n_tasks)
             .into_par_iter()
             .map(|t| {
                 let p0 = t * panels_per_task;
@@ -189,14 +194,15 @@ impl DenseIndex {
                 qgemm::matmul_block(kernel, &qa, w, 0..nq, p0..p1, &mut out, COLS_PER_TASK);
                 (0..nq)
                     .map(|i| {
-                        let mut top = TopK::new(kc);
                         let row = &out[i * COLS_PER_TASK..i * COLS_PER_TASK + (c1 - c0)];
-                        for (j, &s) in row.iter().enumerate() {
-                            if top.would_take(s) && keep(c0 + j) {
-                                top.push((c0 + j) as u32, s);
-                            }
-                        }
-                        top
+                        let mut c: Vec<(f32, u32)> = row
+                            .iter()
+                            .enumerate()
+                            .filter(|&(j, _)| keep(c0 + j))
+                            .map(|(j, &s)| (s, (c0 + j) as u32))
+                            .collect();
+                        best_first(&mut c, kc);
+                        c
                     })
                     .collect()
             })
@@ -205,23 +211,82 @@ impl DenseIndex {
         let dim = self.dim;
         (0..nq)
             .map(|i| {
-                let mut cand = TopK::new(kc);
-                for p in &partial {
-                    for h in &p[i].items {
-                        cand.push(h.passage, h.score);
-                    }
-                }
+                let mut cand: Vec<(f32, u32)> =
+                    partial.iter().flat_map(|p| p[i].iter().copied()).collect();
+                best_first(&mut cand, kc);
                 let mut top = TopK::new(k);
-                for h in cand.into_sorted() {
-                    let r = h.passage as usize;
+                for (_, r) in cand {
+                    let ru = r as usize;
                     top.push(
-                        h.passage,
-                        dot_le(queries[i], &bytes[r * dim * 4..(r + 1) * dim * 4]),
+                        r,
+                        dot_le(queries[i], &bytes[ru * dim * 4..(ru + 1) * dim * 4]),
                     );
                 }
                 top.into_sorted()
             })
             .collect()
+    }
+
+    /// Builds an HNSW graph over the vectors (streamed from the file like
+    /// the int8 copy), for [`DenseIndex::search_approx`]. Single-threaded;
+    /// `progress` gets the number of vectors inserted.
+    pub fn build_ann(
+        &mut self,
+        path: &Path,
+        params: crate::hnsw::HnswParams,
+        progress: &dyn Fn(usize),
+    ) -> Result<(), IndexError> {
+        let f = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+        let mut buf = vec![0u8; self.dim * 4];
+        let h = crate::hnsw::Hnsw::build(
+            self.len,
+            self.dim,
+            params,
+            |_, row| {
+                r.read_exact(&mut buf)?;
+                for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
+                    *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                Ok::<(), std::io::Error>(())
+            },
+            progress,
+        )
+        .map_err(|e| IndexError::io(path, e))?;
+        self.ann = Some(h);
+        Ok(())
+    }
+
+    /// Bytes held by the HNSW graph (0 without one).
+    pub fn ann_memory_bytes(&self) -> usize {
+        self.ann.as_ref().map_or(0, crate::hnsw::Hnsw::memory_bytes)
+    }
+
+    /// Approximate search on the HNSW graph (beam width `ef`), re-scored
+    /// exactly in f32; falls back to [`DenseIndex::search`] without a graph.
+    pub fn search_approx(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        keep: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Vec<Hit> {
+        let Some(h) = &self.ann else {
+            return self.search(query, k, keep);
+        };
+        if k == 0 || query.len() != self.dim {
+            return Vec::new();
+        }
+        let bytes = self.bytes();
+        let dim = self.dim;
+        let mut top = TopK::new(k);
+        for (node, _) in h.search(query, ef.max(k)) {
+            let r = node as usize;
+            if keep(r) {
+                top.push(node, dot_le(query, &bytes[r * dim * 4..(r + 1) * dim * 4]));
+            }
+        }
+        top.into_sorted()
     }
 
     /// The exact f32 scan (reference for [`DenseIndex::search`]).
@@ -282,6 +347,16 @@ fn dot_le(q: &[f32], row: &[u8]) -> f32 {
     s
 }
 
+/// Keeps the `k` best of `c` (higher score first, ties by lower row), in no
+/// particular order: a linear-time selection.
+fn best_first(c: &mut Vec<(f32, u32)>, k: usize) {
+    if c.len() > k {
+        let better = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        c.select_nth_unstable_by(k - 1, better);
+        c.truncate(k);
+    }
+}
+
 /// A bounded selection of the best (score, row) pairs.
 pub(crate) struct TopK {
     k: usize,
@@ -298,13 +373,6 @@ impl TopK {
 
     fn better(a: &Hit, b: &Hit) -> bool {
         a.score > b.score || (a.score == b.score && a.passage < b.passage)
-    }
-
-    /// False when `score` cannot enter (the selection is full and its worst
-    /// is at least as good); a cheap test before `push`.
-    #[inline]
-    pub(crate) fn would_take(&self, score: f32) -> bool {
-        self.items.len() < self.k || self.items.last().is_some_and(|w| score >= w.score)
     }
 
     pub(crate) fn push(&mut self, passage: u32, score: f32) {

@@ -16,6 +16,7 @@
 
 pub mod debias;
 pub mod dense;
+pub mod hnsw;
 pub mod lexical;
 pub mod linalg;
 pub mod manifest;
@@ -24,6 +25,7 @@ mod writer;
 
 pub use debias::{Debias, DebiasError, DebiasMethod};
 pub use dense::DenseIndex;
+pub use hnsw::{Hnsw, HnswParams};
 pub use lexical::LexicalIndex;
 pub use manifest::{EncoderInfo, Manifest, FORMAT_VERSION};
 pub use store::PassageStore;
