@@ -397,17 +397,20 @@ mod tests {
                 v.into_iter().map(|x| x / nn).collect()
             })
             .collect();
-        let h = Hnsw::build(
-            n,
-            dim,
-            HnswParams::default(),
-            |j, buf: &mut [f32]| {
-                buf.copy_from_slice(&vs[j]);
-                Ok::<(), ()>(())
-            },
-            &|_| {},
-        )
-        .unwrap();
+        let build = || {
+            Hnsw::build(
+                n,
+                dim,
+                HnswParams::default(),
+                |j, buf: &mut [f32]| {
+                    buf.copy_from_slice(&vs[j]);
+                    Ok::<(), ()>(())
+                },
+                &|_| {},
+            )
+            .unwrap()
+        };
+        let h = build();
         assert_eq!(h.len(), n);
         let (mut hit, mut total) = (0, 0);
         for qi in 0..50 {
@@ -430,18 +433,7 @@ mod tests {
         }
         assert!(hit as f64 / total as f64 >= 0.95, "recall@10 {hit}/{total}");
         // deterministic for a seed
-        let h2 = Hnsw::build(
-            n,
-            dim,
-            HnswParams::default(),
-            |j, buf: &mut [f32]| {
-                buf.copy_from_slice(&vs[j]);
-                Ok::<(), ()>(())
-            },
-            &|_| {},
-        )
-        .unwrap();
-        assert_eq!(h.links, h2.links);
+        assert_eq!(h.links, build().links);
     }
 
     #[test]

@@ -15,6 +15,24 @@ fn example(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// Runs an example with env vars; its stdout (printed), asserting success.
+fn run(name: &str, args: &[&str], env: &[(&str, &std::path::Path)]) -> String {
+    let mut cmd = Command::new(example(name));
+    cmd.args(args).env("RAYON_NUM_THREADS", "2");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 #[test]
 fn encoder_bench_programs_run() {
     let Some(data) = common::data_dir("encoder_bench_programs_run") else {
