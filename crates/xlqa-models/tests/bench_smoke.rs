@@ -44,19 +44,10 @@ fn encoder_bench_programs_run() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("inputs.json");
-    let out = Command::new(example("e5_bench"))
-        .args(["int8", "1"])
-        .env("XLQA_DATA", &data)
-        .env("E5_BENCH_DUMP", &dump)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = run(
+        "e5_bench",
+        &["int8", "1"],
+        &[("XLQA_DATA", &data), ("E5_BENCH_DUMP", &dump)],
     );
     assert!(text.contains("throughput:") && text.contains("query latency:"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&dump).unwrap()).unwrap();
@@ -65,18 +56,7 @@ fn encoder_bench_programs_run() {
     assert!(ids.iter().all(|r| r.as_array().unwrap().len() == 128));
     assert_eq!(v["batch_texts"].as_array().unwrap().len(), 32);
 
-    let out = Command::new(example("e5_accuracy"))
-        .args(["int8", "5"])
-        .env("XLQA_DATA", &data)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run("e5_accuracy", &["int8", "5"], &[("XLQA_DATA", &data)]);
     let all = text.lines().find(|l| l.starts_with("| all |")).unwrap();
     let min: f64 = all.split('|').nth(3).unwrap().trim().parse().unwrap();
     assert_eq!(all.split('|').nth(2).unwrap().trim(), "55");
