@@ -202,6 +202,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 w_dense: a.fusion.w_dense,
                 w_bm25: a.fusion.w_bm25,
                 exclude_langs: a.exclude_lang.clone(),
+                ..RetrieveOptions::default()
             };
             let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
             // raw question vectors through the embedding cache, so a rerun

@@ -27,8 +27,16 @@ pub fn print_build_report(r: &BuildReport, out: &Path) {
         out.display()
     );
     eprintln!(
-        "  stages: language {:.2} s, chunking {:.2} s, encoding {:.2} s, stores {:.2} s",
-        r.langid_s, r.chunk_s, r.encode_s, r.lexical_s
+        "  stages: language {:.2} s, chunking {:.2} s, encoding {:.2} s, stores {:.2} s{}",
+        r.langid_s,
+        r.chunk_s,
+        r.encode_s,
+        r.lexical_s,
+        if r.ann_s > 0.0 {
+            format!(", hnsw graph {:.2} s", r.ann_s)
+        } else {
+            String::new()
+        }
     );
     let langs: Vec<String> = c
         .passages_by_lang

@@ -314,3 +314,48 @@ fn default_index_of_a_small_collection_skips_debiasing() {
             .unwrap();
     assert!(m.get("debias").is_none(), "{m:#}");
 }
+
+#[test]
+fn hnsw_index_records_its_graph_and_answers_like_the_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    index_demo(&idx, &["--ann", "hnsw", "--hnsw-m", "8"]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["ann"]["kind"], "hnsw", "{m:#}");
+    assert_eq!(m["ann"]["m"], 8);
+    assert!(idx.join("ann.hnsw").exists());
+    // on 34 passages a beam of 128 visits the whole graph: same ranking
+    let ask = |extra: &[&str]| {
+        let mut args = vec![
+            "ask",
+            idx.to_str().unwrap(),
+            "How high is Mount Kilimanjaro?",
+            "--json",
+            "--retriever",
+            "dense",
+            "--k",
+            "10",
+        ];
+        args.extend_from_slice(extra);
+        let v: serde_json::Value = serde_json::from_str(ok(&args).trim()).unwrap();
+        let ids: Vec<String> = v["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        ids
+    };
+    let approx = ask(&[]);
+    assert_eq!(approx.len(), 10);
+    assert_eq!(approx, ask(&["--exact"]));
+    // a damaged graph is refused with the file named
+    std::fs::write(idx.join("ann.hnsw"), b"XLQAHNSWbroken").unwrap();
+    let e = err(&[
+        "ask",
+        idx.to_str().unwrap(),
+        "How high is Mount Kilimanjaro?",
+    ]);
+    assert!(e.contains("ann.hnsw") && e.contains("rebuild"), "{e}");
+}

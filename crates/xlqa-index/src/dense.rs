@@ -257,6 +257,42 @@ impl DenseIndex {
         Ok(())
     }
 
+    /// Writes the HNSW graph (see [`crate::hnsw::Hnsw::write`]); an error
+    /// without one.
+    pub fn write_ann(&self, path: &Path) -> Result<(), IndexError> {
+        match &self.ann {
+            Some(h) => h.write(path).map_err(|e| IndexError::io(path, e)),
+            None => Err(IndexError::corrupt(path, "no HNSW graph was built")),
+        }
+    }
+
+    /// Loads the HNSW graph written next to `vectors` (the `dense.f32` file).
+    pub fn load_ann(&mut self, graph: &Path, vectors: &Path) -> Result<(), IndexError> {
+        let f = std::fs::File::open(vectors).map_err(|e| IndexError::io(vectors, e))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+        let mut buf = vec![0u8; self.dim * 4];
+        let h = crate::hnsw::Hnsw::read(graph, self.len, self.dim, |_, row| {
+            r.read_exact(&mut buf)?;
+            for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
+                *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            Ok(())
+        })
+        .map_err(|e| {
+            IndexError::corrupt(
+                graph,
+                format!("{e}: rebuild the index with `xlqa index ... --ann hnsw --force`"),
+            )
+        })?;
+        self.ann = Some(h);
+        Ok(())
+    }
+
+    /// True when an HNSW graph is loaded.
+    pub fn has_ann(&self) -> bool {
+        self.ann.is_some()
+    }
+
     /// Bytes held by the HNSW graph (0 without one).
     pub fn ann_memory_bytes(&self) -> usize {
         self.ann.as_ref().map_or(0, crate::hnsw::Hnsw::memory_bytes)

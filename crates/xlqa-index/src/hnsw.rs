@@ -360,6 +360,120 @@ impl Hnsw {
     }
 }
 
+const MAGIC: &[u8; 8] = b"XLQAHNSW";
+const VERSION: u32 = 1;
+
+impl Hnsw {
+    /// Writes the graph (parameters and links; the vectors stay in
+    /// `dense.f32` and are re-quantized by [`Hnsw::read`]).
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        w.write_all(MAGIC)?;
+        w.write_all(&VERSION.to_le_bytes())?;
+        for v in [
+            self.len() as u64,
+            self.rows.dim as u64,
+            self.params.m as u64,
+            self.params.ef_construction as u64,
+            self.params.seed,
+            self.top as u64,
+            u64::from(self.entry),
+        ] {
+            w.write_all(&v.to_le_bytes())?;
+        }
+        for level in &self.links {
+            for l in level {
+                w.write_all(&(l.len() as u32).to_le_bytes())?;
+                for x in l {
+                    w.write_all(&x.to_le_bytes())?;
+                }
+            }
+        }
+        w.flush()
+    }
+
+    /// Reads a graph written by [`Hnsw::write`] for `n` vectors of `dim`,
+    /// row `j` of the vectors given by `row(j, buf)` in order. Every size and
+    /// link is checked: a damaged file is an error naming what is wrong.
+    pub fn read(
+        path: &std::path::Path,
+        n: usize,
+        dim: usize,
+        mut row: impl FnMut(usize, &mut [f32]) -> std::io::Result<()>,
+    ) -> Result<Hnsw, String> {
+        let b = std::fs::read(path).map_err(|e| e.to_string())?;
+        let mut at = 0usize;
+        let mut take = |k: usize| -> Result<&[u8], String> {
+            let s = b
+                .get(at..at + k)
+                .ok_or_else(|| format!("truncated at byte {at}"))?;
+            at += k;
+            Ok(s)
+        };
+        if take(8)? != MAGIC {
+            return Err("not an xlqa HNSW file".into());
+        }
+        let u32v = |s: &[u8]| u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let version = u32v(take(4)?);
+        if version != VERSION {
+            return Err(format!("format version {version}, expected {VERSION}"));
+        }
+        let mut h = [0u64; 7];
+        for v in &mut h {
+            let s = take(8)?;
+            *v = u64::from_le_bytes(s.try_into().map_err(|_| "short header")?);
+        }
+        let [fn_, fdim, m, efc, seed, top, entry] = h;
+        if fn_ as usize != n || fdim as usize != dim {
+            return Err(format!(
+                "built for {fn_} vectors of {fdim} dimensions, the index has {n} of {dim}"
+            ));
+        }
+        if top > 16 || (n > 0 && entry as usize >= n) {
+            return Err(format!("bad header (top level {top}, entry {entry})"));
+        }
+        let mut links = Vec::with_capacity(top as usize + 1);
+        for _ in 0..=top {
+            let mut level = Vec::with_capacity(n);
+            for _ in 0..n {
+                let c = u32v(take(4)?) as usize;
+                if c > 4 * m as usize + 4 {
+                    return Err(format!("a node has {c} links (M = {m})"));
+                }
+                let raw = take(4 * c)?;
+                let l: Vec<u32> = raw.chunks_exact(4).map(u32v).collect();
+                if l.iter().any(|&x| x as usize >= n) {
+                    return Err("a link points past the last vector".into());
+                }
+                level.push(l);
+            }
+            links.push(level);
+        }
+        if at != b.len() {
+            return Err(format!("{} bytes after the graph", b.len() - at));
+        }
+        let mut data = vec![0i8; n * dim];
+        let mut scale = vec![0f32; n];
+        let mut buf = vec![0f32; dim];
+        for j in 0..n {
+            row(j, &mut buf).map_err(|e| e.to_string())?;
+            scale[j] = Rows::quantize_into(&buf, &mut data[j * dim..(j + 1) * dim]);
+        }
+        Ok(Hnsw {
+            rows: Rows { dim, data, scale },
+            params: HnswParams {
+                m: m as usize,
+                ef_construction: efc as usize,
+                seed,
+            },
+            links,
+            entry: entry as u32,
+            top: top as usize,
+        })
+    }
+}
+
 /// SplitMix64 step.
 pub(crate) fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -434,6 +548,35 @@ mod tests {
         assert!(hit as f64 / total as f64 >= 0.95, "recall@10 {hit}/{total}");
         // deterministic for a seed
         assert_eq!(h.links, build().links);
+    }
+
+    #[test]
+    fn write_read_round_trip_and_damage() {
+        let (n, dim) = (300, 8);
+        let mut s = 9u64;
+        let vs: Vec<Vec<f32>> = (0..n).map(|_| unit(dim, &mut s)).collect();
+        let rows = |j: usize, b: &mut [f32]| {
+            b.copy_from_slice(&vs[j]);
+            Ok::<(), std::io::Error>(())
+        };
+        let h = Hnsw::build(n, dim, HnswParams::default(), rows, &|_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g");
+        h.write(&p).unwrap();
+        let r = Hnsw::read(&p, n, dim, rows).unwrap();
+        assert_eq!(r.links, h.links);
+        assert_eq!(r.search(&vs[7], 10), h.search(&vs[7], 10));
+        let e = Hnsw::read(&p, n + 1, dim, rows).err().unwrap();
+        assert!(e.contains("built for 300 vectors"), "{e}");
+        let mut b = std::fs::read(&p).unwrap();
+        b.truncate(b.len() - 3);
+        std::fs::write(&p, &b).unwrap();
+        assert!(Hnsw::read(&p, n, dim, rows)
+            .err()
+            .unwrap()
+            .contains("truncated"));
+        std::fs::write(&p, b"nonsense").unwrap();
+        assert!(Hnsw::read(&p, n, dim, rows).is_err());
     }
 
     #[test]

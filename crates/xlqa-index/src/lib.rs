@@ -8,6 +8,7 @@
 //! DIR/manifest.json    format version, encoder id + weights checksum, analyzers, counts
 //! DIR/passages.jsonl   the passage store: row i = passage i
 //! DIR/dense.f32        row-major little-endian f32 [passages × dim]
+//! DIR/ann.hnsw         optional HNSW graph over those vectors (`xlqa index --ann hnsw`)
 //! DIR/lexical/         the tantivy index
 //! ```
 //! An index is written into a temporary sibling directory and renamed into
@@ -27,7 +28,7 @@ pub use debias::{Debias, DebiasError, DebiasMethod};
 pub use dense::DenseIndex;
 pub use hnsw::{Hnsw, HnswParams};
 pub use lexical::LexicalIndex;
-pub use manifest::{EncoderInfo, Manifest, FORMAT_VERSION};
+pub use manifest::{AnnInfo, EncoderInfo, Manifest, FORMAT_VERSION};
 pub use store::PassageStore;
 pub use writer::IndexWriter;
 
@@ -80,6 +81,8 @@ impl IndexError {
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const PASSAGES_FILE: &str = "passages.jsonl";
 pub const DENSE_FILE: &str = "dense.f32";
+/// The HNSW graph, when the index has one (`manifest.ann`).
+pub const ANN_FILE: &str = "ann.hnsw";
 pub const LEXICAL_DIR: &str = "lexical";
 
 /// An opened index: everything needed to search it.
@@ -107,7 +110,7 @@ impl Index {
                 ),
             ));
         }
-        let dense = DenseIndex::open(&dir.join(DENSE_FILE), manifest.encoder.dim)?;
+        let mut dense = DenseIndex::open(&dir.join(DENSE_FILE), manifest.encoder.dim)?;
         if dense.len() != store.len() {
             return Err(IndexError::corrupt(
                 &dir.join(DENSE_FILE),
@@ -117,6 +120,9 @@ impl Index {
                     store.len()
                 ),
             ));
+        }
+        if manifest.ann.is_some() {
+            dense.load_ann(&dir.join(ANN_FILE), &dir.join(DENSE_FILE))?;
         }
         let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), &manifest)?;
         Ok(Index {

@@ -74,6 +74,19 @@ pub struct Manifest {
     /// must go through it too); absent: raw encoder vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debias: Option<crate::Debias>,
+    /// The approximate dense index stored in `ann.hnsw`, if one was built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ann: Option<AnnInfo>,
+}
+
+/// How the HNSW graph of an index was built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnInfo {
+    /// `hnsw`.
+    pub kind: String,
+    pub m: usize,
+    pub ef_construction: usize,
+    pub seed: u64,
 }
 
 impl Manifest {
@@ -94,6 +107,7 @@ impl Manifest {
             analyzers,
             counts,
             debias: None,
+            ann: None,
         }
     }
 

@@ -86,6 +86,11 @@ pub struct RetrieveOptions {
     pub w_bm25: f32,
     /// Passages in these languages are never returned.
     pub exclude_langs: Vec<Lang>,
+    /// Beam width of the HNSW search when the index has a graph (it is used
+    /// only when no language is excluded; raised to `depth` if smaller).
+    pub ann_ef: usize,
+    /// Use the index's HNSW graph when it has one (else the exact int8 scan).
+    pub use_ann: bool,
 }
 
 impl Default for RetrieveOptions {
@@ -98,6 +103,8 @@ impl Default for RetrieveOptions {
             w_dense: 1.0,
             w_bm25: 1.0,
             exclude_langs: Vec::new(),
+            ann_ef: 128,
+            use_ann: true,
         }
     }
 }
@@ -321,7 +328,13 @@ impl Engine {
                             .get(row as u32)
                             .is_some_and(|p| !excluded.contains(p.lang.as_str()))
                 };
-                dense = self.index.dense.search(q, depth, &keep);
+                dense = if opts.use_ann && excluded.is_empty() && self.index.dense.has_ann() {
+                    self.index
+                        .dense
+                        .search_approx(q, depth, opts.ann_ef.max(depth), &keep)
+                } else {
+                    self.index.dense.search(q, depth, &keep)
+                };
             }
             timings.dense_ms += ms(t);
         }
