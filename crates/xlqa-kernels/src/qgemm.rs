@@ -37,18 +37,37 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU supports (`XLQA_QGEMM_KERNEL=avx512vnni|avx2|scalar`
-    /// forces one, for comparisons; an unsupported choice is refused).
+    /// The fastest kernel this CPU supports. `XLQA_QGEMM_KERNEL=avx512vnni|avx2|scalar`
+    /// forces one, for comparisons; an unknown or unsupported choice is
+    /// reported on stderr (once) and the fastest kernel is used.
     pub fn detect() -> Kernel {
         use std::sync::OnceLock;
         static K: OnceLock<Kernel> = OnceLock::new();
         *K.get_or_init(|| {
             let best = Kernel::best_supported();
-            match std::env::var("XLQA_QGEMM_KERNEL").ok().as_deref() {
-                Some("scalar") => Kernel::Scalar,
-                Some("avx2") if Kernel::Avx2.supported() => Kernel::Avx2,
-                Some("avx512vnni") if Kernel::Avx512Vnni.supported() => Kernel::Avx512Vnni,
-                _ => best,
+            let Ok(want) = std::env::var("XLQA_QGEMM_KERNEL") else {
+                return best;
+            };
+            let chosen = [Kernel::Avx512Vnni, Kernel::Avx2, Kernel::Scalar]
+                .into_iter()
+                .find(|k| k.name() == want);
+            match chosen {
+                Some(k) if k.supported() => k,
+                Some(k) => {
+                    eprintln!(
+                        "xlqa: XLQA_QGEMM_KERNEL={} is not supported by this CPU; using {}",
+                        k.name(),
+                        best.name()
+                    );
+                    best
+                }
+                None => {
+                    eprintln!(
+                        "xlqa: XLQA_QGEMM_KERNEL={want:?} is not a kernel (avx512vnni, avx2, scalar); using {}",
+                        best.name()
+                    );
+                    best
+                }
             }
         })
     }
