@@ -86,17 +86,9 @@ impl DenseIndex {
         let int8 = if len == 0 {
             None
         } else {
-            let mut r = std::io::BufReader::with_capacity(1 << 20, &f);
-            let mut buf = vec![0u8; dim * 4];
             Some(
-                PackedWeight::from_rows(len, dim, |_, row| {
-                    r.read_exact(&mut buf)?;
-                    for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
-                        *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                    }
-                    Ok::<(), std::io::Error>(())
-                })
-                .map_err(|e| IndexError::io(path, e))?,
+                PackedWeight::from_rows(len, dim, row_reader(&f, dim))
+                    .map_err(|e| IndexError::io(path, e))?,
             )
         };
         Ok(DenseIndex {
@@ -237,19 +229,11 @@ impl DenseIndex {
         progress: &dyn Fn(usize),
     ) -> Result<(), IndexError> {
         let f = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
-        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
-        let mut buf = vec![0u8; self.dim * 4];
         let h = crate::hnsw::Hnsw::build(
             self.len,
             self.dim,
             params,
-            |_, row| {
-                r.read_exact(&mut buf)?;
-                for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
-                    *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
-                Ok::<(), std::io::Error>(())
-            },
+            row_reader(&f, self.dim),
             progress,
         )
         .map_err(|e| IndexError::io(path, e))?;
@@ -269,21 +253,13 @@ impl DenseIndex {
     /// Loads the HNSW graph written next to `vectors` (the `dense.f32` file).
     pub fn load_ann(&mut self, graph: &Path, vectors: &Path) -> Result<(), IndexError> {
         let f = std::fs::File::open(vectors).map_err(|e| IndexError::io(vectors, e))?;
-        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
-        let mut buf = vec![0u8; self.dim * 4];
-        let h = crate::hnsw::Hnsw::read(graph, self.len, self.dim, |_, row| {
-            r.read_exact(&mut buf)?;
-            for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
-                *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
-            Ok(())
-        })
-        .map_err(|e| {
-            IndexError::corrupt(
-                graph,
-                format!("{e}: rebuild the index with `xlqa index ... --ann hnsw --force`"),
-            )
-        })?;
+        let h = crate::hnsw::Hnsw::read(graph, self.len, self.dim, row_reader(&f, self.dim))
+            .map_err(|e| {
+                IndexError::corrupt(
+                    graph,
+                    format!("{e}: rebuild the index with `xlqa index ... --ann hnsw --force`"),
+                )
+            })?;
         self.ann = Some(h);
         Ok(())
     }
@@ -381,6 +357,23 @@ fn dot_le(q: &[f32], row: &[u8]) -> f32 {
         s += q[i] * f32::from_le_bytes([r[0], r[1], r[2], r[3]]);
     }
     s
+}
+
+/// Reads the rows of a `dense.f32` file in order, one per call (streamed
+/// through a buffer, not memory-mapped).
+fn row_reader(
+    f: &std::fs::File,
+    dim: usize,
+) -> impl FnMut(usize, &mut [f32]) -> std::io::Result<()> + '_ {
+    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut buf = vec![0u8; dim * 4];
+    move |_, row| {
+        r.read_exact(&mut buf)?;
+        for (v, c) in row.iter_mut().zip(buf.chunks_exact(4)) {
+            *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(())
+    }
 }
 
 /// Keeps the `k` best of `c` (higher score first, ties by lower row), in no
