@@ -166,7 +166,7 @@ struct RetrieveArgs {
     /// Beam width of the HNSW search, for an index built with `--ann hnsw`.
     #[arg(long, default_value_t = 128)]
     ann_ef: usize,
-    /// Search an index's HNSW graph exactly instead (the int8 scan).
+    /// Ignore the index's HNSW graph: scan every vector (exact int8 scan + f32 re-scoring).
     #[arg(long)]
     exact: bool,
 }
