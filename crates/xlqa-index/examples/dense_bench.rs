@@ -17,23 +17,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use xlqa_core::SplitMix64;
 use xlqa_index::DenseIndex;
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// A unit vector with entries from an approximately normal distribution.
-fn unit(dim: usize, state: &mut u64) -> Vec<f32> {
+fn unit(dim: usize, state: &mut SplitMix64) -> Vec<f32> {
     let mut v: Vec<f32> = (0..dim)
         .map(|_| {
             // sum of 4 uniforms, centered: close enough to Gaussian for direction
             (0..4)
-                .map(|_| (splitmix(state) >> 40) as f32 / (1u64 << 24) as f32)
+                .map(|_| (state.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
                 .sum::<f32>()
                 - 2.0
         })
@@ -86,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
     std::fs::create_dir_all(&out)?;
-    let mut state = 42u64;
+    let mut state = SplitMix64::new(42);
     let (base_path, queries) = match &real {
         Some(f) => {
             let base = read_f32(f, dim)?;
@@ -115,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 w.flush()?;
             }
-            let mut qstate = 7u64;
+            let mut qstate = SplitMix64::new(7);
             let qs: Vec<Vec<f32>> = (0..1000).map(|_| unit(dim, &mut qstate)).collect();
             (p, qs)
         }

@@ -43,13 +43,9 @@ struct Rows {
 }
 
 impl Rows {
+    /// The scan's quantization (one symmetric scale per row).
     fn quantize_into(v: &[f32], out: &mut [i8]) -> f32 {
-        let mx = v.iter().fold(0f32, |m, &x| m.max(x.abs()));
-        let s = if mx > 0.0 { mx / 127.0 } else { 1.0 };
-        for (o, &x) in out.iter_mut().zip(v) {
-            *o = (x / s).round_ties_even().clamp(-127.0, 127.0) as i8;
-        }
-        s
+        xlqa_kernels::qgemm::quantize_row_i8(v, out)
     }
 
     fn row(&self, i: usize) -> &[i8] {
@@ -154,10 +150,10 @@ impl Hnsw {
         }
         let m = params.m.max(2);
         let ml = 1.0 / (m as f64).ln();
-        let mut state = params.seed;
+        let mut rng = xlqa_core::SplitMix64::new(params.seed);
         let mut level_of = Vec::with_capacity(n);
         for _ in 0..n {
-            let u = (crate::hnsw::splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             let l = (-(u.max(1e-300)).ln() * ml).floor() as usize;
             level_of.push(l.min(16));
         }
@@ -474,22 +470,13 @@ impl Hnsw {
     }
 }
 
-/// SplitMix64 step.
-pub(crate) fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unit(dim: usize, s: &mut u64) -> Vec<f32> {
+    fn unit(dim: usize, s: &mut xlqa_core::SplitMix64) -> Vec<f32> {
         let mut v: Vec<f32> = (0..dim)
-            .map(|_| (splitmix(s) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .map(|_| (s.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
             .collect();
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter_mut().for_each(|x| *x /= n);
@@ -500,7 +487,7 @@ mod tests {
     fn finds_the_neighbours_of_clustered_data() {
         // 40 clusters in 32-d: like real embeddings, far from uniform
         let (n, dim) = (4000, 32);
-        let mut s = 3u64;
+        let mut s = xlqa_core::SplitMix64::new(3);
         let centers: Vec<Vec<f32>> = (0..40).map(|_| unit(dim, &mut s)).collect();
         let vs: Vec<Vec<f32>> = (0..n)
             .map(|i| {
@@ -553,7 +540,7 @@ mod tests {
     #[test]
     fn write_read_round_trip_and_damage() {
         let (n, dim) = (300, 8);
-        let mut s = 9u64;
+        let mut s = xlqa_core::SplitMix64::new(9);
         let vs: Vec<Vec<f32>> = (0..n).map(|_| unit(dim, &mut s)).collect();
         let rows = |j: usize, b: &mut [f32]| {
             b.copy_from_slice(&vs[j]);

@@ -152,19 +152,15 @@ impl PackedWeight {
         let mut scale = vec![0f32; n];
         let mut offset = vec![0i32; n];
         let mut row = vec![0f32; k];
+        let mut qrow = vec![0i8; k];
         for j in 0..n {
             fill(j, &mut row)?;
-            let mx = row.iter().fold(0f32, |m, &v| m.max(v.abs()));
-            let s = if mx > 0.0 { mx / 127.0 } else { 1.0 };
-            scale[j] = s;
+            scale[j] = quantize_row_i8(&row, &mut qrow);
             let (p, c) = (j / PANEL, j % PANEL);
-            let mut sum = 0i32;
-            for (kk, &v) in row.iter().enumerate() {
-                let q = (v / s).round_ties_even().clamp(-127.0, 127.0) as i8;
-                sum += i32::from(q);
+            for (kk, &q) in qrow.iter().enumerate() {
                 data[p * k4 * 64 + (kk / 4) * 64 + c * 4 + kk % 4] = q;
             }
-            offset[j] = 128 * sum;
+            offset[j] = 128 * qrow.iter().map(|&q| i32::from(q)).sum::<i32>();
         }
         Ok(PackedWeight {
             n,
@@ -201,6 +197,19 @@ impl PackedWeight {
     pub fn bytes(&self) -> usize {
         self.data.len() + 8 * self.n
     }
+}
+
+/// Quantizes one weight row (or stored vector) symmetrically to int8:
+/// `out = round(v / s)` with `s = max |v| / 127` (1 for an all-zero row);
+/// returns `s`. The weights of [`PackedWeight`] and the rows of the dense
+/// index's HNSW graph use it.
+pub fn quantize_row_i8(v: &[f32], out: &mut [i8]) -> f32 {
+    let mx = v.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    let s = if mx > 0.0 { mx / 127.0 } else { 1.0 };
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = (x / s).round_ties_even().clamp(-127.0, 127.0) as i8;
+    }
+    s
 }
 
 /// Activations `[m, k]` quantized per row to `u8 = round(x / s) + 128`,
@@ -270,14 +279,39 @@ fn quantize_row_impl(d: &mut [u8], s: &mut f32, x: &[f32]) {
     }
 }
 
+/// The vector width the element-wise loops (activation quantization,
+/// epilogue) are compiled for, detected once (these run per row: no feature
+/// test in the loop).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Simd {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+fn simd() -> Simd {
+    use std::sync::OnceLock;
+    static S: OnceLock<Simd> = OnceLock::new();
+    *S.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = is_x86_feature_detected!("fma");
+            if Kernel::Avx512Vnni.supported() && fma {
+                return Simd::Avx512;
+            }
+            if Kernel::Avx2.supported() && fma {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Portable
+    })
+}
+
 fn quantize_row(d: &mut [u8], s: &mut f32, x: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if Kernel::detect() != Kernel::Scalar && is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
-            unsafe { quantize_row_avx2(d, s, x) };
-            return;
-        }
+    if simd() != Simd::Portable {
+        // SAFETY: AVX2 and FMA are present (simd() checked them).
+        return unsafe { quantize_row_avx2(d, s, x) };
     }
     quantize_row_impl(d, s, x)
 }
@@ -577,18 +611,15 @@ fn epilogue_avx2(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
 /// Scales one row of results into `dst` (the same f32 operations on every
 /// path, so results do not depend on the instruction set).
 fn epilogue(dst: &mut [f32], c: &Cols<'_>, bias: Option<(&[f32], bool)>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if Kernel::Avx512Vnni.supported() {
-            // SAFETY: AVX-512 F is present (checked).
-            return unsafe { epilogue_avx512(dst, c, bias) };
-        }
-        if Kernel::Avx2.supported() && is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 and FMA are present (checked).
-            return unsafe { epilogue_avx2(dst, c, bias) };
-        }
+    match simd() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512 F and FMA are present (simd() checked them).
+        Simd::Avx512 => unsafe { epilogue_avx512(dst, c, bias) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 and FMA are present (simd() checked them).
+        Simd::Avx2 => unsafe { epilogue_avx2(dst, c, bias) },
+        _ => epilogue_impl(dst, c, bias),
     }
-    epilogue_impl(dst, c, bias)
 }
 
 /// `acc[i][c] = Σ_k a[r0 + i, k] · w[p0 · 16 + c, k]` for `i < mr`, `c < np · 16`

@@ -10,6 +10,7 @@ use candle_core::{DType as CDType, Device, Module, Tensor};
 
 use crate::e5s1::{DType, E5s1File, Header};
 use crate::ops;
+use xlqa_kernels::qgemm::Epilogue;
 
 /// Weight precision of the linear layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,12 +107,18 @@ impl Weight {
         match self {
             Weight::Q4(q) => q.forward(x),
             Weight::F32(w) => x.matmul(&w.t()?),
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
-                w,
-                epi: xlqa_kernels::qgemm::Epilogue::None,
-            }),
+            Weight::I8(w) => qlinear(x, w, Epilogue::None),
         }
     }
+}
+
+/// `x · wᵀ` with the epilogue fused, on int8 weights.
+fn qlinear(
+    x: &Tensor,
+    w: &xlqa_kernels::qgemm::PackedWeight,
+    epi: Epilogue<'_>,
+) -> candle_core::Result<Tensor> {
+    x.apply_op1_no_bwd(&crate::qlinear::QLinearOp { w, epi })
 }
 
 struct Linear {
@@ -124,10 +131,7 @@ struct Linear {
 impl Linear {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match &self.w {
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
-                w,
-                epi: xlqa_kernels::qgemm::Epilogue::Bias(&self.bv),
-            }),
+            Weight::I8(w) => qlinear(x, w, Epilogue::Bias(&self.bv)),
             _ => self.w.matmul(x)?.broadcast_add(&self.b),
         }
     }
@@ -135,10 +139,7 @@ impl Linear {
     /// `GELU(x · wᵀ + b)`, fused into the matmul for int8 weights.
     fn forward_gelu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match &self.w {
-            Weight::I8(w) => x.apply_op1_no_bwd(&crate::qlinear::QLinearOp {
-                w,
-                epi: xlqa_kernels::qgemm::Epilogue::BiasGelu(&self.bv),
-            }),
+            Weight::I8(w) => qlinear(x, w, Epilogue::BiasGelu(&self.bv)),
             _ => ops::bias_gelu_erf(&self.w.matmul(x)?, &self.bv),
         }
     }
@@ -207,17 +208,24 @@ fn linear(
         }
         Precision::Int8 => {
             let t = q.dequantize(dev).ctx(|| format!("dequantizing {name}"))?;
-            let v = t
-                .flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .ctx(|| format!("reading {name}"))?;
-            Weight::I8(xlqa_kernels::qgemm::PackedWeight::quantize(&v, rows, cols))
+            int8_weight(&t, rows, cols, &name)?
         }
     };
     let bname = format!("{prefix}.b");
     let bv = f.f32_tensor(&bname, rows)?;
     let b = Tensor::from_slice(&bv, rows, dev).ctx(|| format!("loading {bname}"))?;
     Ok(Linear { w, b, bv })
+}
+
+/// An f32 `[rows, cols]` weight requantized to int8 for `qgemm`.
+fn int8_weight(t: &Tensor, rows: usize, cols: usize, name: &str) -> Result<Weight, LoadError> {
+    let v = t
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .ctx(|| format!("reading {name}"))?;
+    Ok(Weight::I8(xlqa_kernels::qgemm::PackedWeight::quantize(
+        &v, rows, cols,
+    )))
 }
 
 impl Bert {
@@ -239,45 +247,28 @@ impl Bert {
             let p = |s: &str| format!("l{l}.{s}");
             layers.push(Layer {
                 qkv: {
-                    let q = linear(f, &p("q"), hs, hs, precision, &dev)?;
-                    let k = linear(f, &p("k"), hs, hs, precision, &dev)?;
-                    let v = linear(f, &p("v"), hs, hs, precision, &dev)?;
+                    // int8: fuse in f32, then quantize the [3H, H] matrix
+                    // (per-row scales, so the same as three separate ones)
+                    let qkv_precision = match precision {
+                        Precision::Int8 => Precision::F32,
+                        p => p,
+                    };
+                    let q = linear(f, &p("q"), hs, hs, qkv_precision, &dev)?;
+                    let k = linear(f, &p("k"), hs, hs, qkv_precision, &dev)?;
+                    let v = linear(f, &p("v"), hs, hs, qkv_precision, &dev)?;
                     match (&q.w, &k.w, &v.w) {
-                        (Weight::I8(_), Weight::I8(_), Weight::I8(_)) => {
-                            // quantize the fused [3H, H] matrix: per-row
-                            // scales, so the same as three separate ones
-                            let ctx = || format!("fusing l{l}.q/k/v");
-                            let deq = |n: &str| -> Result<Vec<f32>, LoadError> {
-                                let t = q4_tensor(f, n, hs, hs, &dev)?
-                                    .dequantize(&dev)
-                                    .and_then(|t| t.flatten_all())
-                                    .and_then(|t| t.to_vec1::<f32>())
-                                    .ctx(ctx)?;
-                                Ok(t)
-                            };
-                            let w = [deq(&p("q.w"))?, deq(&p("k.w"))?, deq(&p("v.w"))?].concat();
-                            let b = Tensor::cat(&[&q.b, &k.b, &v.b], 0).ctx(ctx)?;
-                            let bv = [q.bv, k.bv, v.bv].concat();
-                            Qkv::Fused(Linear {
-                                w: Weight::I8(xlqa_kernels::qgemm::PackedWeight::quantize(
-                                    &w,
-                                    3 * hs,
-                                    hs,
-                                )),
-                                b,
-                                bv,
-                            })
-                        }
                         (Weight::F32(qw), Weight::F32(kw), Weight::F32(vw)) => {
                             let ctx = || format!("fusing l{l}.q/k/v");
                             let w = Tensor::cat(&[qw, kw, vw], 0).ctx(ctx)?;
                             let b = Tensor::cat(&[&q.b, &k.b, &v.b], 0).ctx(ctx)?;
                             let bv = [q.bv, k.bv, v.bv].concat();
-                            Qkv::Fused(Linear {
-                                w: Weight::F32(w),
-                                b,
-                                bv,
-                            })
+                            let w = match precision {
+                                Precision::Int8 => {
+                                    int8_weight(&w, 3 * hs, hs, &format!("l{l}.qkv"))?
+                                }
+                                _ => Weight::F32(w),
+                            };
+                            Qkv::Fused(Linear { w, b, bv })
                         }
                         _ => Qkv::Split(q, k, v),
                     }

@@ -158,8 +158,8 @@ macro_rules! dispatch {
     }};
 }
 
-pub(crate) mod kernels {
-    use super::{exp_nonpos, gelu_erf};
+mod kernels {
+    use super::gelu_erf;
 
     #[cfg(target_arch = "x86_64")]
     pub(super) fn has_avx2_fma() -> bool {
@@ -173,48 +173,6 @@ pub(crate) mod kernels {
     pub(super) fn bias_gelu_row(o: &mut [f32], x: &[f32], bias: &[f32]) {
         for ((ov, &xv), &bv) in o.iter_mut().zip(x).zip(bias) {
             *ov = gelu_erf(xv + bv);
-        }
-    }
-
-    /// `o[..n] = softmax(scale * x[..n])`, `o[n..] = 0`.
-    #[inline(always)]
-    #[cfg_attr(not(test), allow(dead_code))] // the attention kernel has its own, fused; kept as the tested reference
-    pub(crate) fn softmax_row(o: &mut [f32], x: &[f32], n: usize, scale: f32) {
-        let (o, rest) = o.split_at_mut(n);
-        rest.fill(0.0);
-        let x = &x[..n];
-        // 8 independent lanes so that the reductions vectorize.
-        let mut lanes = [f32::NEG_INFINITY; 8];
-        let chunks = x.chunks_exact(8);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for (l, &v) in lanes.iter_mut().zip(c) {
-                *l = if v > *l { v } else { *l };
-            }
-        }
-        let mut mx = f32::NEG_INFINITY;
-        for &v in lanes.iter().chain(tail) {
-            mx = if v > mx { v } else { mx };
-        }
-        let mut sums = [0f32; 8];
-        let mut oc = o.chunks_exact_mut(8);
-        let mut xc = x.chunks_exact(8);
-        for (oc, xc) in (&mut oc).zip(&mut xc) {
-            for ((s, ov), &v) in sums.iter_mut().zip(oc.iter_mut()).zip(xc) {
-                let e = exp_nonpos(scale * (v - mx));
-                *ov = e;
-                *s += e;
-            }
-        }
-        let mut sum: f32 = sums.iter().sum();
-        for (ov, &v) in oc.into_remainder().iter_mut().zip(xc.remainder()) {
-            let e = exp_nonpos(scale * (v - mx));
-            *ov = e;
-            sum += e;
-        }
-        let inv = 1.0 / sum;
-        for ov in o.iter_mut() {
-            *ov *= inv;
         }
     }
 
@@ -342,44 +300,5 @@ mod tests {
 
     fn libm_erf(x: f64) -> f64 {
         candle_core::cpu::erf::erf_f64(x)
-    }
-
-    #[test]
-    fn masked_softmax_ignores_masked_keys() {
-        let (b, h, l) = (2, 3, 5);
-        let xs: Vec<f32> = (0..b * h * l * l)
-            .map(|i| ((i * 37) % 23) as f32 / 4.0 - 2.0)
-            .collect();
-        let mask = [1u8, 1, 1, 0, 0, 1, 1, 1, 1, 1];
-        let lens = [3usize, 5];
-        let mut got = vec![f32::NAN; xs.len()];
-        for (row, (o, x)) in got.chunks_mut(l).zip(xs.chunks(l)).enumerate() {
-            kernels::softmax_row(o, x, lens[row / (h * l)], 0.5);
-        }
-        for row in 0..b * h * l {
-            let bi = row / (h * l);
-            let m = &mask[bi * l..(bi + 1) * l];
-            let x = &xs[row * l..(row + 1) * l];
-            let mx = x
-                .iter()
-                .zip(m)
-                .filter(|(_, &k)| k != 0)
-                .map(|(v, _)| *v)
-                .fold(f32::MIN, f32::max);
-            let z: f64 = x
-                .iter()
-                .zip(m)
-                .filter(|(_, &k)| k != 0)
-                .map(|(v, _)| (0.5 * f64::from(v - mx)).exp())
-                .sum();
-            for j in 0..l {
-                let want = if m[j] != 0 {
-                    (0.5 * f64::from(x[j] - mx)).exp() / z
-                } else {
-                    0.0
-                };
-                assert!((f64::from(got[row * l + j]) - want).abs() < 1e-6);
-            }
-        }
     }
 }

@@ -379,16 +379,33 @@ pub fn build_index(
     let dir = writer.dir().to_path_buf();
     PassageStore::write(&dir.join(xlqa_index::PASSAGES_FILE), &passages)?;
     DenseIndex::write(&dir.join(xlqa_index::DENSE_FILE), &vectors, encoder.dim())?;
-    drop(vectors);
+    // the graph is built from the vectors in memory (no re-read of dense.f32)
     let t_ann = Instant::now();
     let ann = match opts.ann {
         Some(params) => {
-            let dense_path = dir.join(xlqa_index::DENSE_FILE);
-            let mut d = DenseIndex::open(&dense_path, encoder.dim())?;
             let pb = bar(passages.len() as u64, "hnsw", opts.progress);
-            d.build_ann(&dense_path, params, &|n| pb.set_position(n as u64))?;
+            let built = xlqa_index::Hnsw::build(
+                vectors.len(),
+                encoder.dim(),
+                params,
+                |j, row| {
+                    row.copy_from_slice(&vectors[j]);
+                    Ok::<(), std::convert::Infallible>(())
+                },
+                &|n| pb.set_position(n as u64),
+            );
+            let graph = match built {
+                Ok(g) => g,
+                Err(e) => match e {},
+            };
             pb.finish_and_clear();
-            d.write_ann(&dir.join(xlqa_index::ANN_FILE))?;
+            let path = dir.join(xlqa_index::ANN_FILE);
+            graph
+                .write(&path)
+                .map_err(|source| xlqa_index::IndexError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             Some(xlqa_index::AnnInfo {
                 kind: "hnsw".into(),
                 m: params.m,
@@ -398,6 +415,7 @@ pub fn build_index(
         }
         None => None,
     };
+    drop(vectors);
     let ann_s = if ann.is_some() {
         t_ann.elapsed().as_secs_f64()
     } else {
