@@ -3,9 +3,11 @@
 
 mod eval_lareqa;
 mod eval_qa;
+mod eval_reader;
 mod eval_retrieval;
 mod output;
 mod train_encoder;
+mod train_reader;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -62,6 +64,9 @@ enum TrainCmd {
     /// (contrastive, on Tatoeba, XOR-TyDi question translations and TyDi
     /// GoldP train pairs; the encoder itself stays frozen).
     Encoder(train_encoder::TrainEncoderArgs),
+    /// Train the extractive span reader (top encoder layers + start/end head)
+    /// on TyDi GoldP train (en, ko, sw) and English questions on Korean passages.
+    Reader(train_reader::TrainReaderArgs),
 }
 
 #[derive(Subcommand)]
@@ -132,6 +137,65 @@ struct EncoderArgs {
     /// is given.
     #[arg(long)]
     precision: Option<Precision>,
+}
+
+/// Which span reader to use.
+#[derive(Args, Clone)]
+struct ReaderArgs {
+    /// Span reader folder (reader.json + reader.safetensors). Default:
+    /// $XLQA_READER, else the reader shipped in the repository (models/span-reader).
+    #[arg(long = "reader-dir")]
+    reader_dir: Option<PathBuf>,
+    /// Run the reader's trained layers in f32 exactly as trained (slower)
+    /// instead of with the encoder's int8 kernels.
+    #[arg(long)]
+    reader_exact: bool,
+}
+
+/// The shipped reader: `models/span-reader` of the source tree this binary was built from.
+fn shipped_reader_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/span-reader")
+}
+
+fn reader_dir(a: &ReaderArgs) -> PathBuf {
+    a.reader_dir
+        .clone()
+        .or_else(|| {
+            std::env::var_os("XLQA_READER")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(shipped_reader_dir)
+}
+
+fn load_span_reader(a: &ReaderArgs) -> Result<xlqa_models::span::SpanReader> {
+    let dir = reader_dir(a);
+    let meta = dir.join("reader.json");
+    if !meta.exists() {
+        bail!(
+            "no span reader at {}: pass --reader-dir DIR, set XLQA_READER, or train one \
+             with `xlqa train reader --out DIR`",
+            dir.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(&meta).with_context(|| format!("reading {}", meta.display()))?;
+    let m: xlqa_models::span::ReaderMeta =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", meta.display()))?;
+    let precision: Precision = m
+        .lower_precision
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{}: {e}", meta.display()))?;
+    let enc = Encoder::load(
+        &home()?,
+        EncoderOptions {
+            precision,
+            ..EncoderOptions::default()
+        },
+    )
+    .context("loading the encoder")?;
+    xlqa_models::span::SpanReader::load(&dir, enc, a.reader_exact)
+        .with_context(|| format!("loading the span reader from {}", dir.display()))
 }
 
 /// Weights and constant of the reciprocal rank fusion (hybrid retrieval).
@@ -209,9 +273,20 @@ struct AskArgs {
     lang: Option<Lang>,
     #[command(flatten)]
     retrieve: RetrieveArgs,
-    /// sentence (best answer sentence of the top passages) or none.
-    #[arg(long, default_value = "sentence")]
+    /// span (a short answer read by the trained span reader, given in the
+    /// question's language through linked passages where the collection has
+    /// them), sentence (the best answer sentence of the top passages) or none.
+    #[arg(long, default_value = "span")]
     reader: ReaderKind,
+    /// Span reader: weight of a passage's retrieval score (relative to the
+    /// top passage's) added to the span's logit score.
+    #[arg(long, default_value_t = 2.0)]
+    retrieval_weight: f32,
+    /// Span reader: do not carry answers into linked passages in the question's language.
+    #[arg(long)]
+    no_project: bool,
+    #[command(flatten)]
+    span_reader: ReaderArgs,
     /// Passages the reader looks at.
     #[arg(long, default_value_t = 5)]
     read_top: usize,
@@ -255,6 +330,14 @@ enum EvalCmd {
         #[arg(long)]
         out_json: Option<PathBuf>,
     },
+    /// The span reader with the gold paragraph given: XQuAD (12 languages, and
+    /// with --matrix every question × paragraph language pair) or TyDi GoldP dev.
+    Reader(eval_reader::EvalReaderArgs),
+    /// The span reader end to end on the XQuAD open pool: each question
+    /// answered from the whole pool, and with its own language removed
+    /// (answers must come from other languages and are carried back through
+    /// linked passages).
+    ReaderOpen(eval_reader::EvalReaderOpenArgs),
     /// Write the XQuAD open-retrieval pool (2,880 paragraphs, 12 languages) as a collection.
     XquadCollection {
         #[arg(long)]
@@ -292,7 +375,25 @@ enum EvalCmd {
     Compare(eval_qa::CompareArgs),
 }
 
+/// glibc returns every large block (≥ 128 KiB by default, raised
+/// dynamically) to the kernel on free, so the next tensor of that size
+/// page-faults its memory in again: with training and index builds that was
+/// ~40% of the run time in the kernel. Keep large blocks in the heap instead.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() {
+    tune_allocator();
     // candle asks rayon for its thread count on every matmul; without
     // RAYON_NUM_THREADS that re-reads /proc/cpuinfo each time (ms per query).
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
@@ -318,6 +419,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Train {
             cmd: TrainCmd::Encoder(a),
         } => train_encoder::run(a),
+        Cmd::Train {
+            cmd: TrainCmd::Reader(a),
+        } => train_reader::run(a),
         Cmd::Languages => {
             for (lang, desc) in xlqa_text::analyze::supported_languages() {
                 println!("{lang:<8} {desc}");
@@ -482,13 +586,18 @@ fn ask(a: AskArgs) -> Result<()> {
             qs
         }
     };
-    let engine = open_engine(&a.index, &a.enc)?;
+    let mut engine = open_engine(&a.index, &a.enc)?;
+    if a.reader == ReaderKind::Span {
+        engine = engine.with_span_reader(load_span_reader(&a.span_reader)?);
+    }
     let opts = AskOptions {
         retrieve: a.retrieve.options(),
         reader: a.reader,
         read_top: a.read_top,
         lang: a.lang.clone(),
         context_weight: a.context_weight,
+        retrieval_weight: a.retrieval_weight,
+        project: !a.no_project,
     };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(
@@ -559,7 +668,11 @@ fn demo(a: DemoArgs) -> Result<()> {
         "== 3/3 asking {} (questions in several languages)",
         qfile.display()
     );
-    let engine = Engine::open(&idx, encoder, langid)?;
+    let engine =
+        Engine::open(&idx, encoder, langid)?.with_span_reader(load_span_reader(&ReaderArgs {
+            reader_dir: None,
+            reader_exact: false,
+        })?);
     let (qs, _) = xlqa_core::read_questions(&qfile, &ReadOptions::default())?;
     let opts = AskOptions {
         retrieve: RetrieveOptions {
@@ -597,6 +710,8 @@ fn data_dir(d: Option<PathBuf>) -> Result<PathBuf> {
 
 fn eval(cmd: EvalCmd) -> Result<()> {
     match cmd {
+        EvalCmd::Reader(a) => eval_reader::run(a),
+        EvalCmd::ReaderOpen(a) => eval_reader::run_open(a),
         EvalCmd::Langid { data, out_json } => {
             let data = data_dir(data)?;
             let langid = load_langid(&home()?)?;

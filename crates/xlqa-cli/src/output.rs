@@ -82,6 +82,17 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
                 String::new()
             };
             writeln!(out, "A [{}] {}{flag}", a.lang, clip(&a.text, 300))?;
+            if let Some(f) = &a.projected_from {
+                writeln!(
+                    out,
+                    "  read in {} as \"{}\" ({}), carried into the linked {} passage ({})",
+                    f.lang,
+                    clip(&f.text, 120),
+                    f.passage_id,
+                    a.lang,
+                    f.method
+                )?;
+            }
             writeln!(
                 out,
                 "  from {} \"{}\" ({} reader, score {:.3})",
@@ -131,6 +142,7 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
 fn reader_name(r: &AskResult) -> &'static str {
     match r.answer.as_ref().map(|a| a.reader) {
         Some(xlqa_search::ReaderKind::Sentence) => "sentence",
+        Some(xlqa_search::ReaderKind::Span) => "span",
         _ => "none",
     }
 }

@@ -1,7 +1,7 @@
 //! Readers for collection and question files.
 //!
 //! Collections are JSONL, one document per line, in either the xlqa form
-//! `{"id","title","text","lang"?}` or the BEIR/Pyserini form
+//! `{"id","title","text","lang"?,"group"?}` or the BEIR/Pyserini form
 //! `{"_id","title","text"}`. Questions are JSONL `{"id","question","lang"?}`
 //! or plain text, one question per line.
 //!
@@ -153,11 +153,13 @@ fn parse_document(line: &str) -> Result<Document, String> {
         return Err("field \"text\" is empty".into());
     }
     let lang = parse_lang(&obj)?;
+    let group = string_field(&obj, &["group"])?.filter(|g| !g.trim().is_empty());
     Ok(Document {
         id,
         title,
         text,
         lang,
+        group,
     })
 }
 

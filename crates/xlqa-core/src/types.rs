@@ -22,6 +22,11 @@ pub struct Document {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<Lang>,
+    /// Documents that say the same thing in different languages share a
+    /// group id (e.g. Wikipedia language links); the reader uses it to give
+    /// an answer found in one language in the question's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A retrieval unit: a DPR-style chunk of one document.
@@ -36,6 +41,9 @@ pub struct Passage {
     pub lang_source: LangSource,
     /// Encoder word-pieces of `title + text` (without special tokens).
     pub n_tokens: u32,
+    /// The document's group (see [`Document::group`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A question to answer.

@@ -34,6 +34,7 @@ fn passage(i: usize, text: String, lang: &Lang) -> Passage {
         lang: lang.clone(),
         lang_source: LangSource::Given,
         n_tokens: 0,
+        group: None,
     }
 }
 

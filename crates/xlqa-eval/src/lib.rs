@@ -8,4 +8,5 @@ pub mod lareqa;
 pub mod openeval;
 pub mod plot;
 pub mod qa;
+pub mod reading;
 pub mod retrieval;

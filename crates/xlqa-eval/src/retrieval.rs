@@ -59,7 +59,8 @@ fn paragraphs(examples: &[QaExample]) -> HashMap<(Lang, String), usize> {
 }
 
 /// Writes the XQuAD pool as an xlqa collection (`lang` given, title = the
-/// article title with `_` as spaces). Returns the number of paragraphs.
+/// article title with `_` as spaces, `group` shared by the parallel
+/// versions of a paragraph). Returns the number of paragraphs.
 pub fn write_xquad_collection(xquad_dir: &Path, out: &Path) -> Result<usize, EvalError> {
     let examples = read_xquad_dir(xquad_dir)?;
     let paras = paragraphs(&examples);
@@ -76,11 +77,14 @@ pub fn write_xquad_collection(xquad_dir: &Path, out: &Path) -> Result<usize, Eva
     for e in &examples {
         let n = paras[&(e.lang.clone(), e.context.clone())];
         if seen.insert((e.lang.clone(), n)) {
+            // parallel paragraphs share their questions' ids: the first one
+            // links the 12 versions of a paragraph (the `group`)
             let doc = serde_json::json!({
                 "id": para_id(&e.lang, n),
                 "title": e.title.replace('_', " "),
                 "text": e.context,
                 "lang": e.lang.as_str(),
+                "group": format!("xquad-{}", e.id),
             });
             writeln!(w, "{doc}").map_err(io)?;
         }

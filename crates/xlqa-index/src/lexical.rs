@@ -295,6 +295,7 @@ mod tests {
             lang: Lang::parse(lang).unwrap(),
             lang_source: LangSource::Given,
             n_tokens: 30,
+            group: None,
         }
     }
 

@@ -297,6 +297,51 @@ impl Bert {
         })
     }
 
+    /// Replaces layer `i` with the weights of a trained layer, stored with
+    /// `precision` (int8 weights are requantized per row; Q4 is kept as f32).
+    pub(crate) fn replace_layer(
+        &mut self,
+        i: usize,
+        t: &TrainableLayer,
+        precision: Precision,
+    ) -> Result<(), CandleError> {
+        let n = self.layers.len();
+        let dev = self.device.clone();
+        let ctx = || format!("replacing layer {i} of {n}");
+        if i >= n {
+            return Err(CandleError {
+                context: ctx(),
+                source: Box::new(candle_core::Error::Msg("no such layer".into())),
+            });
+        }
+        let vec = |v: &candle_core::Var| v.as_tensor().to_vec1::<f32>().ctx(ctx);
+        let lin = |w: &candle_core::Var, b: &candle_core::Var| -> Result<Linear, CandleError> {
+            let wt = w.as_tensor().clone();
+            let (rows, cols) = wt.dims2().ctx(ctx)?;
+            let w = match precision {
+                Precision::Int8 => {
+                    int8_weight(&wt, rows, cols, "trained layer").map_err(|e| CandleError {
+                        context: format!("{}: {e}", ctx()),
+                        source: Box::new(candle_core::Error::Msg(e.to_string())),
+                    })?
+                }
+                _ => Weight::F32(wt.contiguous().ctx(ctx)?),
+            };
+            let bv = vec(b)?;
+            let b = Tensor::from_slice(&bv, bv.len(), &dev).ctx(ctx)?;
+            Ok(Linear { w, b, bv })
+        };
+        self.layers[i] = Layer {
+            qkv: Qkv::Fused(lin(&t.wqkv, &t.bqkv)?),
+            ao: lin(&t.wo, &t.bo)?,
+            aln: (vec(&t.ln1.0)?, vec(&t.ln1.1)?),
+            fi: lin(&t.wi, &t.bi)?,
+            fo: lin(&t.wf, &t.bf)?,
+            oln: (vec(&t.ln2.0)?, vec(&t.ln2.1)?),
+        };
+        Ok(())
+    }
+
     /// The header the network was built from.
     pub(crate) fn header(&self) -> &Header {
         &self.header
@@ -505,6 +550,72 @@ impl TrainableLayer {
             self.ln2.0.clone(),
             self.ln2.1.clone(),
         ]
+    }
+
+    const NAMES: [&'static str; 12] = [
+        "wqkv", "bqkv", "wo", "bo", "ln1_g", "ln1_b", "wi", "bi", "wf", "bf", "ln2_g", "ln2_b",
+    ];
+
+    /// The parameters as `(prefix + name, tensor)` pairs, in [`TrainableLayer::vars`] order.
+    pub fn named(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        Self::NAMES
+            .iter()
+            .zip(self.vars())
+            .map(|(n, v)| (format!("{prefix}{n}"), v.as_tensor().clone()))
+            .collect()
+    }
+
+    /// Rebuilds a layer from tensors saved by [`TrainableLayer::named`]; the
+    /// shapes are checked against `hidden`/`ff` (hidden 384 and ff 1536 for e5-small).
+    pub fn from_named(
+        get: &dyn Fn(&str) -> Option<Tensor>,
+        prefix: &str,
+        shape: (usize, usize, usize, f64),
+    ) -> candle_core::Result<TrainableLayer> {
+        let (hidden, ff, heads, eps) = shape;
+        let dims: [&[usize]; 12] = [
+            &[3 * hidden, hidden],
+            &[3 * hidden],
+            &[hidden, hidden],
+            &[hidden],
+            &[hidden],
+            &[hidden],
+            &[ff, hidden],
+            &[ff],
+            &[hidden, ff],
+            &[hidden],
+            &[hidden],
+            &[hidden],
+        ];
+        let mut v = Vec::with_capacity(12);
+        for (n, d) in Self::NAMES.iter().zip(dims) {
+            let name = format!("{prefix}{n}");
+            let t = get(&name)
+                .ok_or_else(|| candle_core::Error::Msg(format!("missing tensor {name}")))?;
+            if t.dims() != d {
+                return Err(candle_core::Error::Msg(format!(
+                    "tensor {name} has shape {:?}, expected {d:?}",
+                    t.dims()
+                )));
+            }
+            v.push(candle_core::Var::from_tensor(&t.to_dtype(CDType::F32)?)?);
+        }
+        let mut it = v.into_iter();
+        let mut next = || it.next().expect("12 tensors");
+        Ok(TrainableLayer {
+            wqkv: next(),
+            bqkv: next(),
+            wo: next(),
+            bo: next(),
+            ln1: (next(), next()),
+            wi: next(),
+            bi: next(),
+            wf: next(),
+            bf: next(),
+            ln2: (next(), next()),
+            heads,
+            eps,
+        })
     }
 
     /// `x` `[b, l, hidden]` → `[b, l, hidden]`; `lens[i]` real tokens in row `i`

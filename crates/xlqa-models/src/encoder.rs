@@ -104,6 +104,9 @@ impl From<LoadError> for ModelError {
     }
 }
 
+/// Word-piece ids and the byte span of each ([`Encoder::pieces`]).
+pub type Pieces = (Vec<u32>, Vec<(usize, usize)>);
+
 /// multilingual-e5-small: 384-d L2-normalized sentence embeddings, ~100 languages.
 ///
 /// `Encoder` is `Send + Sync`; `encode` may be called from several threads.
@@ -288,7 +291,23 @@ impl Encoder {
             .enumerate()
             .map(|(i, t)| self.input_ids_at(t, kind, i))
             .collect::<Result<Vec<_>, _>>()?;
+        self.hidden_states_ids(&ids, upto)
+    }
+
+    /// Like [`Encoder::hidden_states`] for inputs already tokenized (each a
+    /// full model input with its special tokens, at most the model's positions).
+    pub fn hidden_states_ids(
+        &self,
+        ids: &[Vec<u32>],
+        upto: usize,
+    ) -> Result<(candle_core::Tensor, Vec<usize>), ModelError> {
         let len = ids.iter().map(|s| s.len()).max().unwrap_or(0);
+        let max = self.bert.header().max_positions;
+        if len > max {
+            return Err(ModelError::Options(format!(
+                "an input has {len} tokens, the model takes at most {max}"
+            )));
+        }
         let mut flat = vec![self.pad; ids.len() * len];
         let mut lens = Vec::with_capacity(ids.len());
         for (row, seq) in ids.iter().enumerate() {
@@ -304,6 +323,50 @@ impl Encoder {
                 source: Box::new(e),
             })?;
         Ok((x, lens))
+    }
+
+    /// Replaces layers `from..from + layers.len()` with trained ones, run with
+    /// this encoder's kernels (int8 weights are requantized from the f32
+    /// ones). The encoder then no longer is the base model: use a separate
+    /// instance for retrieval.
+    pub fn replace_layers(
+        &mut self,
+        from: usize,
+        layers: &[crate::bert::TrainableLayer],
+    ) -> Result<(), ModelError> {
+        for (k, l) in layers.iter().enumerate() {
+            self.bert.replace_layer(from + k, l, self.opts.precision)?;
+        }
+        self.weights_sha256 = format!("{}+replaced-layers", self.weights_sha256);
+        Ok(())
+    }
+
+    /// The special token ids `(<s>, </s>, <pad>)`.
+    pub fn special_ids(&self) -> (u32, u32, u32) {
+        (self.bos, self.eos, self.pad)
+    }
+
+    /// `(hidden, ff, heads, layer-norm eps)` of a layer, for rebuilding
+    /// [`crate::TrainableLayer`]s from saved weights.
+    pub fn layer_shape(&self) -> (usize, usize, usize, f64) {
+        let h = self.bert.header();
+        (h.hidden, h.ff, h.heads, f64::from(h.eps))
+    }
+
+    /// Word-piece ids of `text` (no specials, no prefix) with the byte span of
+    /// each piece as [`Encoder::token_spans`] gives them.
+    pub fn pieces(&self, text: &str) -> Result<Pieces, ModelError> {
+        let e = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| ModelError::Tokenize {
+                index: 0,
+                message: e.to_string(),
+            })?;
+        let spans = clean_spans(text, e.get_tokens(), e.get_offsets());
+        let mut ids = e.get_ids().to_vec();
+        ids.truncate(spans.len());
+        Ok((ids, spans))
     }
 
     /// A differentiable copy of layer `i` (0-based), initialized with the

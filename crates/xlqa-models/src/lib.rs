@@ -12,6 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod align;
 mod attention;
 pub mod bert;
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod encoder;
 pub mod install;
 mod ops;
 mod qlinear;
+pub mod span;
 pub use xlqa_kernels::qgemm;
 
 pub use bert::{mean_pool_normalize_diff, Precision, TrainableLayer};

@@ -6,12 +6,13 @@ use crate::indexer::encoder_info;
 use crate::reader::best_sentence;
 use crate::SearchError;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
 use xlqa_core::{Lang, LangSource, Question, StageTimings};
 use xlqa_index::{DebiasMethod, Index};
+use xlqa_models::span::SpanReader;
 use xlqa_models::{Encoder, TextKind};
 use xlqa_text::analyze::Analyzer;
 use xlqa_text::langid::LangId;
@@ -53,6 +54,9 @@ impl RetrieverKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReaderKind {
+    /// A short answer span (name, date, number, phrase) read by the trained
+    /// extractive reader from the top passages.
+    Span,
     /// The best sentence of the top passages (LAReQA-style scoring).
     Sentence,
     /// No reader: passages only.
@@ -63,10 +67,11 @@ impl FromStr for ReaderKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "span" => Ok(ReaderKind::Span),
             "sentence" => Ok(ReaderKind::Sentence),
             "none" => Ok(ReaderKind::None),
             other => Err(format!(
-                "unknown reader \"{other}\": expected sentence or none"
+                "unknown reader \"{other}\": expected span, sentence or none"
             )),
         }
     }
@@ -121,16 +126,24 @@ pub struct AskOptions {
     /// Weight of the passage's similarity to the question in a sentence's
     /// score (0 = the sentence alone, as LAReQA's sentence candidates).
     pub context_weight: f32,
+    /// Span reader: weight of the passage's retrieval score (relative to the
+    /// top passage's, in [0, 1]) added to the span's start+end logit.
+    pub retrieval_weight: f32,
+    /// Span reader: carry an answer found in another language into a linked
+    /// passage (same `group`) in the question's language.
+    pub project: bool,
 }
 
 impl Default for AskOptions {
     fn default() -> Self {
         AskOptions {
             retrieve: RetrieveOptions::default(),
-            reader: ReaderKind::Sentence,
+            reader: ReaderKind::Span,
             read_top: 5,
             lang: None,
             context_weight: 0.5,
+            retrieval_weight: 2.0,
+            project: true,
         }
     }
 }
@@ -167,6 +180,20 @@ pub struct Answer {
     pub passage_id: String,
     pub doc_id: String,
     pub title: String,
+    /// Set when the answer was carried from a passage in another language
+    /// into the linked passage `passage_id` in the question's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projected_from: Option<ProjectedFrom>,
+}
+
+/// Where a projected answer was read.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProjectedFrom {
+    pub text: String,
+    pub lang: Lang,
+    pub passage_id: String,
+    /// `identical` (same text in both) or `alignment` (token alignment).
+    pub method: &'static str,
 }
 
 /// Everything known about one answered question.
@@ -204,6 +231,9 @@ pub struct Engine {
     pub index: Index,
     encoder: Encoder,
     langid: LangId,
+    span: Option<SpanReader>,
+    /// group id → passage rows, for the passages that have one.
+    groups: HashMap<String, Vec<u32>>,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -216,10 +246,51 @@ impl Engine {
     pub fn open(dir: &Path, encoder: Encoder, langid: LangId) -> Result<Engine, SearchError> {
         let index = Index::open(dir)?;
         index.manifest.check_encoder(&encoder_info(&encoder), dir)?;
+        let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
+        for (row, p) in index.store.iter().enumerate() {
+            if let Some(g) = &p.group {
+                groups.entry(g.clone()).or_default().push(row as u32);
+            }
+        }
         Ok(Engine {
             index,
             encoder,
             langid,
+            span: None,
+            groups,
+        })
+    }
+
+    /// Adds the span reader (needed for [`ReaderKind::Span`]).
+    pub fn with_span_reader(mut self, reader: SpanReader) -> Engine {
+        self.span = Some(reader);
+        self
+    }
+
+    /// The passage in `lang` linked to passage `row` (same group), the one
+    /// whose vector is closest to `row`'s when there are several chunks.
+    pub fn linked_passage(&self, row: u32, lang: &Lang) -> Option<u32> {
+        let store = &self.index.store;
+        let g = store.get(row)?.group.as_ref()?;
+        let cands: Vec<u32> = self
+            .groups
+            .get(g)?
+            .iter()
+            .copied()
+            .filter(|&r| r != row && store.get(r).is_some_and(|p| &p.lang == lang))
+            .collect();
+        if cands.len() <= 1 {
+            return cands.first().copied();
+        }
+        let dense = &self.index.dense;
+        let v = dense.vector(row as usize)?;
+        cands.into_iter().max_by(|&a, &b| {
+            let s = |r: u32| {
+                dense.vector(r as usize).map_or(f32::NEG_INFINITY, |w| {
+                    w.iter().zip(v.iter()).map(|(x, y)| x * y).sum()
+                })
+            };
+            s(a).total_cmp(&s(b))
         })
     }
 
@@ -409,6 +480,11 @@ impl Engine {
 
         let mut answer = None;
         let mut note = None;
+        if opts.reader == ReaderKind::Span {
+            let t = Instant::now();
+            (answer, note) = self.read_span(q, &ql.lang, &hits, opts)?;
+            timings.read_ms = ms(t);
+        }
         if opts.reader == ReaderKind::Sentence {
             let t = Instant::now();
             if q_emb.is_none() {
@@ -447,7 +523,7 @@ impl Engine {
                         let cross = p.lang != ql.lang;
                         if cross {
                             note = Some(format!(
-                                "the answer is in {} but the question is in {}: the evidence for it is in another language, and xlqa has no reader yet that can give it in {}",
+                                "the answer is in {} but the question is in {}: the evidence for it is in another language, and the sentence reader cannot give it in {} (the span reader can, through linked passages)",
                                 p.lang, ql.lang, ql.lang
                             ));
                         }
@@ -460,6 +536,7 @@ impl Engine {
                             passage_id: p.id.clone(),
                             doc_id: p.doc_id.clone(),
                             title: p.title.clone(),
+                            projected_from: None,
                         });
                     }
                 }
@@ -494,5 +571,109 @@ impl Engine {
             passages,
             timings,
         })
+    }
+
+    /// The span reader over the top `read_top` hits, and the answer carried
+    /// into the question's language when it was found in another one.
+    fn read_span(
+        &self,
+        q: &Question,
+        qlang: &Lang,
+        hits: &[FusedHit],
+        opts: &AskOptions,
+    ) -> Result<(Option<Answer>, Option<String>), SearchError> {
+        let reader = self.span.as_ref().ok_or_else(|| {
+            SearchError::Input(
+                "the span reader is not loaded (use --reader sentence, or give --reader-dir)"
+                    .into(),
+            )
+        })?;
+        let store = &self.index.store;
+        let top: Vec<(&FusedHit, &xlqa_core::Passage)> = hits
+            .iter()
+            .take(opts.read_top)
+            .filter_map(|h| store.get(h.passage).map(|p| (h, p)))
+            .collect();
+        if top.is_empty() {
+            return Ok((None, Some("no passage matched the question".to_string())));
+        }
+        let texts: Vec<&str> = top.iter().map(|(_, p)| p.text.as_str()).collect();
+        let spans = reader.read(&q.question, &texts)?;
+        let best_retrieval = top[0].0.score.max(f32::MIN_POSITIVE);
+        let mut best: Option<(f32, usize, xlqa_models::span::SpanAnswer)> = None;
+        for (k, s) in spans.into_iter().enumerate() {
+            let Some(s) = s else { continue };
+            if s.text.is_empty() {
+                continue;
+            }
+            let rel = (top[k].0.score / best_retrieval).clamp(0.0, 1.0);
+            let score = s.score + opts.retrieval_weight * rel;
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, k, s));
+            }
+        }
+        let Some((score, k, s)) = best else {
+            return Ok((
+                None,
+                Some("the span reader found no answer in the retrieved passages".to_string()),
+            ));
+        };
+        let (hit, p) = top[k];
+        let mut ans = Answer {
+            text: s.text.clone(),
+            lang: p.lang.clone(),
+            cross_lingual: p.lang != *qlang,
+            reader: ReaderKind::Span,
+            score,
+            passage_id: p.id.clone(),
+            doc_id: p.doc_id.clone(),
+            title: p.title.clone(),
+            projected_from: None,
+        };
+        if p.lang == *qlang {
+            return Ok((Some(ans), None));
+        }
+        if opts.project {
+            if let Some(row) = self.linked_passage(hit.passage, qlang) {
+                if let Some(lp) = store.get(row) {
+                    let proj = xlqa_models::align::project_span(
+                        &self.encoder,
+                        &p.text,
+                        (s.start, s.end),
+                        &lp.text,
+                    )?;
+                    if let Some(pr) = proj {
+                        let text = lp.text[pr.start..pr.end].trim().to_string();
+                        if !text.is_empty() {
+                            ans.projected_from = Some(ProjectedFrom {
+                                text: ans.text.clone(),
+                                lang: p.lang.clone(),
+                                passage_id: p.id.clone(),
+                                method: pr.method,
+                            });
+                            ans.text = text;
+                            ans.lang = lp.lang.clone();
+                            ans.cross_lingual = false;
+                            ans.passage_id = lp.id.clone();
+                            ans.doc_id = lp.doc_id.clone();
+                            ans.title = lp.title.clone();
+                            return Ok((Some(ans), None));
+                        }
+                    }
+                    return Ok((
+                        Some(ans),
+                        Some(format!(
+                            "the answer was found in {} ({}); the linked {} passage {} holds no aligned span, so it is given in {}",
+                            p.lang, p.id, qlang, lp.id, p.lang
+                        )),
+                    ));
+                }
+            }
+        }
+        let note = format!(
+            "the answer is in {} (passage {}), not in the question's language {}: no passage in {} is linked to it",
+            p.lang, p.id, qlang, qlang
+        );
+        Ok((Some(ans), Some(note)))
     }
 }

@@ -257,6 +257,7 @@ pub fn build_index(
                 lang: lang.clone(),
                 lang_source: *source,
                 n_tokens: c.n_tokens as u32,
+                group: d.group.clone(),
             });
         }
     }

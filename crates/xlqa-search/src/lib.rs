@@ -18,6 +18,8 @@ pub enum SearchError {
     Debias(#[from] xlqa_index::DebiasError),
     #[error("encoder: {0}")]
     Model(#[from] xlqa_models::ModelError),
+    #[error("span reader: {0}")]
+    Span(#[from] xlqa_models::span::SpanError),
     #[error("{0}")]
     Input(String),
 }

@@ -5,11 +5,14 @@
 //! * [`trainer`]: contrastive training (in-batch softmax, MixCSE; X-Y or
 //!   monolingual batches) of a linear adapter with candle, on cached
 //!   encoder embeddings.
+//! * [`reader`]: the extractive span reader (top encoder layers + start/end
+//!   head trained on cached lower-layer states).
 //! * [`adapter`]: the trained adapter on disk (safetensors + recipe JSON
 //!   with checksum) and its application to embeddings.
 
 pub mod adapter;
 pub mod data;
+pub mod reader;
 pub mod trainer;
 
 pub use adapter::{Adapter, AdapterError, AdapterMeta};

@@ -390,6 +390,7 @@ impl Bm25Pool {
                 lang: d.langs[d.candidates[c].lang].clone(),
                 lang_source: LangSource::Given,
                 n_tokens: 0,
+                group: None,
             })
             .collect();
         let analyzers: Vec<Analyzer> = d.langs.iter().map(Analyzer::for_lang).collect();

@@ -34,6 +34,7 @@ fn passage(id: &str, doc: &str, lang: &str, text: &str) -> Passage {
         lang: l(lang),
         lang_source: LangSource::Given,
         n_tokens: 0,
+        group: None,
     }
 }
 

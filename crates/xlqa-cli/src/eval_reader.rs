@@ -1,0 +1,322 @@
+//! `xlqa eval reader`: the span reader with the gold paragraph given.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use xlqa_eval::datasets;
+use xlqa_eval::reading::{self, ReadingItem};
+use xlqa_models::span::SpanReader;
+use xlqa_search::indexer::bar;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ReadingSet {
+    /// XQuAD, 12 languages (1,190 questions each).
+    Xquad,
+    /// TyDi QA GoldP dev, 9 languages.
+    Tydi,
+}
+
+#[derive(Args)]
+pub struct EvalReaderArgs {
+    #[arg(long, value_enum)]
+    dataset: ReadingSet,
+    /// The shared data folder (default: $XLQA_DATA or ../shared/data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Only the first N questions per language.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// XQuAD: also every question-language × paragraph-language pair.
+    #[arg(long)]
+    matrix: bool,
+    /// Questions per cross-lingual pair of the matrix.
+    #[arg(long, default_value_t = 100)]
+    matrix_limit: usize,
+    /// Report folder: report.json, report.md, per_question.jsonl, predictions.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    reader: crate::ReaderArgs,
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Reads every item (batched) and returns the predicted answers.
+pub fn predict(
+    reader: &SpanReader,
+    items: &[ReadingItem],
+    what: &str,
+    show: bool,
+) -> Result<Vec<String>> {
+    let pb = bar(items.len() as u64, what, show);
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(16) {
+        let pairs: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|i| (i.question.as_str(), i.context.as_str()))
+            .collect();
+        let answers = reader.read_pairs(&pairs)?;
+        out.extend(
+            answers
+                .into_iter()
+                .map(|a| a.map(|a| a.text).unwrap_or_default()),
+        );
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+pub fn run(a: EvalReaderArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let show = !a.quiet;
+    let data = crate::data_dir(a.data.clone())?;
+    let reader = crate::load_span_reader(&a.reader)?;
+    let (name, examples) = match a.dataset {
+        ReadingSet::Xquad => ("xquad", datasets::read_xquad_dir(&data.join("xquad"))?),
+        ReadingSet::Tydi => (
+            "tydi-goldp-dev",
+            datasets::read_tydi_goldp_dev_dir(&data.join("tydiqa_goldp_v1.1"))?,
+        ),
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let items = reading::monolingual_items(&examples, a.limit);
+    let t_read = Instant::now();
+    let preds = predict(&reader, &items, "reading", show)?;
+    let read_s = t_read.elapsed().as_secs_f64();
+    let scores = reading::score(&items, &preds);
+    let (rows, avg) = reading::by_label(&items, &scores);
+    let mut per_q = reading::per_question(&items, &scores);
+    let mut pred_rows: Vec<serde_json::Value> = items
+        .iter()
+        .zip(&preds)
+        .map(|(i, p)| serde_json::json!({"id": i.id, "lang": i.pair_label(), "prediction": p}))
+        .collect();
+
+    let mut md = format!(
+        "# Span reader, gold paragraph: {name}\n\nReader: `{}` ({} trained layers on {} frozen).\n\n\
+         | lang | questions | EM | F1 |\n|---|---|---|---|\n",
+        reader.meta().weights_sha256,
+        reader.meta().trained_layers,
+        reader.meta().lower_layers
+    );
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {:.1} | {:.1} |\n",
+            r.label, r.questions, r.em, r.f1
+        ));
+    }
+    md.push_str(&format!(
+        "| **macro avg** | {} | {:.1} | {:.1} |\n",
+        avg.questions, avg.em, avg.f1
+    ));
+    let mut report = serde_json::json!({
+        "dataset": name,
+        "reader": reader.meta(),
+        "limit_per_lang": a.limit,
+        "languages": rows,
+        "macro_avg": avg,
+        "read_seconds": read_s,
+        "questions_per_second": items.len() as f64 / read_s.max(1e-9),
+    });
+    if a.matrix {
+        let cross = reading::cross_items(&examples, Some(a.matrix_limit));
+        let cp = predict(&reader, &cross, "matrix", show)?;
+        let cs = reading::score(&cross, &cp);
+        let (crow, cavg) = reading::by_label(&cross, &cs);
+        per_q.extend(reading::per_question(&cross, &cs));
+        pred_rows.extend(cross.iter().zip(&cp).map(
+            |(i, p)| serde_json::json!({"id": i.id, "lang": i.pair_label(), "prediction": p}),
+        ));
+        let mut all = rows.clone();
+        all.extend(crow.iter().cloned());
+        md.push_str(&format!(
+            "\n## Cross-lingual matrix (F1; rows: question language, columns: paragraph \
+             language; diagonal: all questions, off-diagonal: first {} per pair)\n\n{}\n\
+             Cross-lingual pairs macro average: EM {:.1}, F1 {:.1} ({} questions).\n",
+            a.matrix_limit,
+            reading::matrix_markdown(&all),
+            cavg.em,
+            cavg.f1,
+            cavg.questions
+        ));
+        report["matrix"] = serde_json::json!({"pairs": crow, "cross_macro_avg": cavg,
+            "per_pair_limit": a.matrix_limit});
+    }
+    report["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    let write = |file: &str, text: &str| -> Result<()> {
+        let p = a.out.join(file);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
+    };
+    write(
+        "report.json",
+        &(serde_json::to_string_pretty(&report)? + "\n"),
+    )?;
+    write("report.md", &md)?;
+    let mut buf = Vec::new();
+    xlqa_eval::bootstrap::write_per_question(&mut buf, &per_q)?;
+    write("per_question.jsonl", std::str::from_utf8(&buf)?)?;
+    let mut pf = Vec::new();
+    for r in &pred_rows {
+        serde_json::to_writer(&mut pf, r)?;
+        pf.write_all(b"\n")?;
+    }
+    write("predictions.jsonl", std::str::from_utf8(&pf)?)?;
+    print!("{md}");
+    if show {
+        eprintln!(
+            "wrote {} ({:.0} s)",
+            a.out.display(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvalReaderOpenArgs {
+    /// Index of the XQuAD pool built from `xlqa eval xquad-collection`
+    /// (whose paragraphs carry a shared `group` per parallel paragraph).
+    #[arg(long)]
+    index: PathBuf,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Only the first N questions per language.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Passages read per question.
+    #[arg(long, default_value_t = 5)]
+    read_top: usize,
+    /// Weight of the retrieval score in the answer score (as `ask`).
+    #[arg(long, default_value_t = 2.0)]
+    retrieval_weight: f32,
+    /// Do not carry answers into linked passages (the ablation).
+    #[arg(long)]
+    no_project: bool,
+    /// Report folder: report.json, report.md, rows_all.jsonl, rows_own_removed.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    reader: crate::ReaderArgs,
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let show = !a.quiet;
+    let data = crate::data_dir(a.data.clone())?;
+    let examples = datasets::read_xquad_dir(&data.join("xquad"))?;
+    let engine = crate::open_engine(
+        &a.index,
+        &crate::EncoderArgs {
+            batch_size: 32,
+            precision: None,
+        },
+    )?
+    .with_span_reader(crate::load_span_reader(&a.reader)?);
+    if !engine.index.store.iter().any(|p| p.group.is_some()) {
+        anyhow::bail!(
+            "index {} has no linked passages (no `group`): rebuild it from a fresh \
+             `xlqa eval xquad-collection`",
+            a.index.display()
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let opts = xlqa_search::AskOptions {
+        retrieve: xlqa_search::RetrieveOptions {
+            k: a.read_top,
+            ..xlqa_search::RetrieveOptions::default()
+        },
+        reader: xlqa_search::ReaderKind::Span,
+        read_top: a.read_top,
+        retrieval_weight: a.retrieval_weight,
+        project: !a.no_project,
+        ..xlqa_search::AskOptions::default()
+    };
+    let mut md = format!(
+        "# Span reader on the XQuAD open pool ({} passages)\n\nTop {} passages read (hybrid \
+         retrieval), retrieval weight {}, projection {}.\n",
+        engine.index.store.len(),
+        a.read_top,
+        a.retrieval_weight,
+        if a.no_project { "off" } else { "on" }
+    );
+    let mut report = serde_json::json!({"limit_per_lang": a.limit, "read_top": a.read_top,
+        "retrieval_weight": a.retrieval_weight, "project": !a.no_project,
+        "reader": engine_reader_meta(&a.reader)?});
+    for (own_removed, name) in [(false, "all"), (true, "own_removed")] {
+        let pb = std::cell::RefCell::new(None);
+        let progress = |d: usize, t: usize| {
+            pb.borrow_mut()
+                .get_or_insert_with(|| bar(t as u64, name, show))
+                .set_position(d as u64);
+        };
+        let t = Instant::now();
+        let rows = reading::read_open(&engine, &examples, a.limit, own_removed, &opts, &progress)?;
+        if let Some(pb) = pb.borrow().as_ref() {
+            pb.finish_and_clear();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let (per, avg) = reading::summarize_open(&rows);
+        md.push_str(&format!(
+            "\n## {}\n\n| lang | questions | EM | F1 | answer in question's language % | projected % |\n|---|---|---|---|---|---|\n",
+            if own_removed {
+                "Question's own language removed from retrieval"
+            } else {
+                "Whole pool"
+            }
+        ));
+        for r in per.iter().chain(std::iter::once(&avg)) {
+            md.push_str(&format!(
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                r.label, r.questions, r.em, r.f1, r.in_question_lang, r.projected
+            ));
+        }
+        md.push_str(&format!(
+            "\n{:.0} s, {:.2} s per question.\n",
+            secs,
+            secs / rows.len().max(1) as f64
+        ));
+        report[name] = serde_json::json!({"languages": per, "macro_avg": avg, "seconds": secs});
+        let mut buf = Vec::new();
+        for r in &rows {
+            serde_json::to_writer(&mut buf, r)?;
+            buf.write_all(b"\n")?;
+        }
+        let p = a.out.join(format!("rows_{name}.jsonl"));
+        std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
+        let pq: Vec<xlqa_eval::bootstrap::PerQuestion> = rows
+            .iter()
+            .map(|r| xlqa_eval::bootstrap::PerQuestion {
+                id: r.id.clone(),
+                lang: r.lang.clone(),
+                metrics: [("em".to_string(), r.em), ("f1".to_string(), r.f1)]
+                    .into_iter()
+                    .collect(),
+            })
+            .collect();
+        let mut buf = Vec::new();
+        xlqa_eval::bootstrap::write_per_question(&mut buf, &pq)?;
+        let p = a.out.join(format!("per_question_{name}.jsonl"));
+        std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
+    }
+    report["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    std::fs::write(
+        a.out.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    std::fs::write(a.out.join("report.md"), &md)?;
+    print!("{md}");
+    Ok(())
+}
+
+fn engine_reader_meta(a: &crate::ReaderArgs) -> Result<serde_json::Value> {
+    let p = crate::reader_dir(a).join("reader.json");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(serde_json::json!({"weights_sha256": v["weights_sha256"], "dir": crate::reader_dir(a)}))
+}

@@ -1,0 +1,201 @@
+//! Cross-lingual word alignment from the encoder's contextual token
+//! embeddings (SimAlign's "Argmax": a source and a target piece are aligned
+//! when each is the other's most similar), and answer-span projection
+//! through it: an answer found in a passage in one language is carried to
+//! the same place of a linked passage in another language.
+
+use crate::encoder::{Encoder, ModelError};
+
+/// Layer whose states are used (SimAlign found the middle layers of
+/// multilingual encoders align best; layer 8 of 12 for mBERT).
+pub const ALIGN_LAYER: usize = 8;
+
+/// Contextual embeddings of a text's pieces (L2-normalized) and the byte span of each.
+pub struct TokenEmbeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// Embeds `text` as `<s> pieces </s>` and returns the states of the pieces
+/// after layer `layer` (pieces past the model's window are dropped).
+pub fn token_embeddings(
+    enc: &Encoder,
+    text: &str,
+    layer: usize,
+) -> Result<TokenEmbeddings, ModelError> {
+    let (mut ids, mut spans) = enc.pieces(text)?;
+    let max = enc.options().max_tokens.saturating_sub(2);
+    ids.truncate(max);
+    spans.truncate(max);
+    let (bos, eos, _) = enc.special_ids();
+    let mut input = Vec::with_capacity(ids.len() + 2);
+    input.push(bos);
+    input.extend_from_slice(&ids);
+    input.push(eos);
+    let (x, _) = enc.hidden_states_ids(&[input], layer)?;
+    let rows: Vec<Vec<Vec<f32>>> = x
+        .to_dtype(candle_core::DType::F32)
+        .and_then(|t| t.to_vec3())
+        .map_err(|e| {
+            ModelError::Candle(crate::bert::CandleError {
+                context: "token embeddings".into(),
+                source: Box::new(e),
+            })
+        })?;
+    let vectors = rows
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .skip(1)
+        .take(ids.len())
+        .map(|mut v| {
+            let n = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|a| *a /= n);
+            v
+        })
+        .collect();
+    Ok(TokenEmbeddings { vectors, spans })
+}
+
+/// Mutual-argmax alignment between `src` and `tgt` pieces; pieces with an
+/// empty span (a lone word marker) take no part.
+pub fn align_argmax(src: &TokenEmbeddings, tgt: &TokenEmbeddings) -> Vec<(usize, usize)> {
+    let (n, m) = (src.vectors.len(), tgt.vectors.len());
+    if n == 0 || m == 0 {
+        return Vec::new();
+    }
+    let live = |e: &TokenEmbeddings, i: usize| e.spans[i].0 < e.spans[i].1;
+    let mut sim = vec![f32::NEG_INFINITY; n * m];
+    for i in (0..n).filter(|&i| live(src, i)) {
+        for j in (0..m).filter(|&j| live(tgt, j)) {
+            sim[i * m + j] = src.vectors[i]
+                .iter()
+                .zip(&tgt.vectors[j])
+                .map(|(a, b)| a * b)
+                .sum();
+        }
+    }
+    let row_best: Vec<Option<usize>> = (0..n)
+        .map(|i| argmax((0..m).map(|j| sim[i * m + j])))
+        .collect();
+    let col_best: Vec<Option<usize>> = (0..m)
+        .map(|j| argmax((0..n).map(|i| sim[i * m + j])))
+        .collect();
+    (0..n)
+        .filter_map(|i| {
+            let j = row_best[i]?;
+            (col_best[j] == Some(i)).then_some((i, j))
+        })
+        .collect()
+}
+
+fn argmax(it: impl Iterator<Item = f32>) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (k, v) in it.enumerate() {
+        if v.is_finite() && best.is_none_or(|(_, b)| v > b) {
+            best = Some((k, v));
+        }
+    }
+    best.map(|b| b.0)
+}
+
+/// Target pieces `[first, last]` for source pieces `[a, b]`: the extent of
+/// the target pieces aligned to them. `None` when none is aligned, or when
+/// the extent is implausibly long (more than 3× the source plus 4 pieces:
+/// scattered alignments, not a phrase).
+pub fn project_pieces(
+    alignments: &[(usize, usize)],
+    (a, b): (usize, usize),
+) -> Option<(usize, usize)> {
+    let hits: Vec<usize> = alignments
+        .iter()
+        .filter(|(i, _)| *i >= a && *i <= b)
+        .map(|&(_, j)| j)
+        .collect();
+    let lo = *hits.iter().min()?;
+    let hi = *hits.iter().max()?;
+    let src_len = b - a + 1;
+    (hi - lo < 3 * src_len + 4).then_some((lo, hi))
+}
+
+/// A span carried into another passage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projected {
+    /// Byte range in the target passage.
+    pub start: usize,
+    pub end: usize,
+    /// `identical` (the answer's text occurs verbatim) or `alignment`.
+    pub method: &'static str,
+}
+
+/// Projects the answer `src[start..end]` into `tgt`. Text written the same
+/// in both (numbers, dates, many names) is found verbatim; otherwise the
+/// span goes through the token alignment. `None` when neither works.
+pub fn project_span(
+    enc: &Encoder,
+    src: &str,
+    (start, end): (usize, usize),
+    tgt: &str,
+) -> Result<Option<Projected>, ModelError> {
+    let answer = src.get(start..end).unwrap_or_default().trim();
+    if answer.is_empty() {
+        return Ok(None);
+    }
+    if let Some(at) = tgt.find(answer) {
+        return Ok(Some(Projected {
+            start: at,
+            end: at + answer.len(),
+            method: "identical",
+        }));
+    }
+    let s = token_embeddings(enc, src, ALIGN_LAYER)?;
+    let t = token_embeddings(enc, tgt, ALIGN_LAYER)?;
+    let Some(pieces) = crate::span::pieces_covering(&s.spans, start, end) else {
+        return Ok(None);
+    };
+    let al = align_argmax(&s, &t);
+    Ok(project_pieces(&al, pieces).map(|(lo, hi)| Projected {
+        start: t.spans[lo].0,
+        end: t.spans[hi].1,
+        method: "alignment",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emb(v: &[[f32; 2]]) -> TokenEmbeddings {
+        TokenEmbeddings {
+            vectors: v
+                .iter()
+                .map(|x| {
+                    let n = (x[0] * x[0] + x[1] * x[1]).sqrt();
+                    vec![x[0] / n, x[1] / n]
+                })
+                .collect(),
+            spans: (0..v.len()).map(|i| (i * 2, i * 2 + 1)).collect(),
+        }
+    }
+
+    #[test]
+    fn mutual_argmax_alignment() {
+        let s = emb(&[[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]);
+        let t = emb(&[[0.0, 1.0], [1.0, 0.1], [0.9, 0.0]]);
+        let al = align_argmax(&s, &t);
+        // s0 ↔ t2 (exact direction), s1 ↔ t0; s2 prefers t1 but t1 prefers s0? t1·s0 = 0.995, t1·s2 ≈ 0.77
+        assert!(al.contains(&(0, 2)), "{al:?}");
+        assert!(al.contains(&(1, 0)), "{al:?}");
+        assert!(!al.iter().any(|&(i, _)| i == 2), "{al:?}");
+    }
+
+    #[test]
+    fn projection_takes_the_extent_and_refuses_scatter() {
+        let al = vec![(0, 5), (1, 6), (2, 3), (4, 30)];
+        assert_eq!(project_pieces(&al, (0, 1)), Some((5, 6)));
+        assert_eq!(project_pieces(&al, (0, 2)), Some((3, 6)));
+        assert_eq!(project_pieces(&al, (3, 3)), None);
+        assert_eq!(project_pieces(&al, (2, 4)), None); // 3..30: scattered
+    }
+}
