@@ -275,7 +275,9 @@ struct AskArgs {
     retrieve: RetrieveArgs,
     /// span (a short answer read by the trained span reader, given in the
     /// question's language through linked passages where the collection has
-    /// them), sentence (the best answer sentence of the top passages) or none.
+    /// them), sentence (the best answer sentence of the top passages), llm
+    /// (generated in the question's language by Qwen2.5-Coder-0.5B-Instruct
+    /// from the top passages; installs ~500 MB on first use; slow) or none.
     #[arg(long, default_value = "span")]
     reader: ReaderKind,
     /// Span reader: weight of a passage's retrieval score (relative to the
@@ -589,6 +591,12 @@ fn ask(a: AskArgs) -> Result<()> {
     let mut engine = open_engine(&a.index, &a.enc)?;
     if a.reader == ReaderKind::Span {
         engine = engine.with_span_reader(load_span_reader(&a.span_reader)?);
+    }
+    if a.reader == ReaderKind::Llm {
+        eprintln!("loading the generative reader (slow on a CPU: several seconds per answer)");
+        let llm = xlqa_models::llm::LlmReader::load(&home()?, &|m| eprintln!("{m}"))
+            .context("loading the generative reader")?;
+        engine = engine.with_llm_reader(llm);
     }
     let opts = AskOptions {
         retrieve: a.retrieve.options(),

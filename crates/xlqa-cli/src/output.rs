@@ -143,6 +143,7 @@ fn reader_name(r: &AskResult) -> &'static str {
     match r.answer.as_ref().map(|a| a.reader) {
         Some(xlqa_search::ReaderKind::Sentence) => "sentence",
         Some(xlqa_search::ReaderKind::Span) => "span",
+        Some(xlqa_search::ReaderKind::Llm) => "llm",
         _ => "none",
     }
 }

@@ -19,6 +19,7 @@ pub mod cache;
 pub mod e5s1;
 pub mod encoder;
 pub mod install;
+pub mod llm;
 mod ops;
 mod qlinear;
 pub mod span;

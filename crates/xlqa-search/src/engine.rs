@@ -59,6 +59,10 @@ pub enum ReaderKind {
     Span,
     /// The best sentence of the top passages (LAReQA-style scoring).
     Sentence,
+    /// A generative reader (CORA's mGEN style: question, language tag and
+    /// ranked passages in the prompt; the answer written in the question's
+    /// language) on a small instruct model. Slow on a CPU.
+    Llm,
     /// No reader: passages only.
     None,
 }
@@ -69,9 +73,10 @@ impl FromStr for ReaderKind {
         match s {
             "span" => Ok(ReaderKind::Span),
             "sentence" => Ok(ReaderKind::Sentence),
+            "llm" => Ok(ReaderKind::Llm),
             "none" => Ok(ReaderKind::None),
             other => Err(format!(
-                "unknown reader \"{other}\": expected span, sentence or none"
+                "unknown reader \"{other}\": expected span, sentence, llm or none"
             )),
         }
     }
@@ -232,6 +237,7 @@ pub struct Engine {
     encoder: Encoder,
     langid: LangId,
     span: Option<SpanReader>,
+    llm: Option<std::sync::Mutex<xlqa_models::llm::LlmReader>>,
     /// group id → passage rows, for the passages that have one.
     groups: HashMap<String, Vec<u32>>,
 }
@@ -257,8 +263,15 @@ impl Engine {
             encoder,
             langid,
             span: None,
+            llm: None,
             groups,
         })
+    }
+
+    /// Adds the generative reader (needed for [`ReaderKind::Llm`]).
+    pub fn with_llm_reader(mut self, reader: xlqa_models::llm::LlmReader) -> Engine {
+        self.llm = Some(std::sync::Mutex::new(reader));
+        self
     }
 
     /// Adds the span reader (needed for [`ReaderKind::Span`]).
@@ -485,6 +498,11 @@ impl Engine {
             (answer, note) = self.read_span(q, &ql.lang, &hits, opts)?;
             timings.read_ms = ms(t);
         }
+        if opts.reader == ReaderKind::Llm {
+            let t = Instant::now();
+            (answer, note) = self.read_llm(q, &ql.lang, &hits, opts)?;
+            timings.read_ms = ms(t);
+        }
         if opts.reader == ReaderKind::Sentence {
             let t = Instant::now();
             if q_emb.is_none() {
@@ -663,7 +681,7 @@ impl Engine {
                     return Ok((
                         Some(ans),
                         Some(format!(
-                            "the answer was found in {} ({}); the linked {} passage {} holds no aligned span, so it is given in {}",
+                            "the answer was found in another language, {} ({}); the linked {} passage {} holds no aligned span, so it is given in {}",
                             p.lang, p.id, qlang, lp.id, p.lang
                         )),
                     ));
@@ -671,9 +689,88 @@ impl Engine {
             }
         }
         let note = format!(
-            "the answer is in {} (passage {}), not in the question's language {}: no passage in {} is linked to it",
+            "the answer is in another language, {} (passage {}), than the question's ({}): no passage in {} is linked to it",
             p.lang, p.id, qlang, qlang
         );
         Ok((Some(ans), Some(note)))
+    }
+
+    /// The generative reader over the top `read_top` hits.
+    fn read_llm(
+        &self,
+        q: &Question,
+        qlang: &Lang,
+        hits: &[FusedHit],
+        opts: &AskOptions,
+    ) -> Result<(Option<Answer>, Option<String>), SearchError> {
+        let llm = self
+            .llm
+            .as_ref()
+            .ok_or_else(|| SearchError::Input("the generative reader is not loaded".into()))?;
+        let store = &self.index.store;
+        let top: Vec<&xlqa_core::Passage> = hits
+            .iter()
+            .take(opts.read_top)
+            .filter_map(|h| store.get(h.passage))
+            .collect();
+        if top.is_empty() {
+            return Ok((None, Some("no passage matched the question".to_string())));
+        }
+        let pairs: Vec<(&str, &str)> = top
+            .iter()
+            .map(|p| (p.title.as_str(), p.text.as_str()))
+            .collect();
+        let cut = xlqa_models::llm::cut_passages(&pairs, 4000);
+        let refs: Vec<(&str, &str)> = cut.iter().map(|(t, p)| (*t, p.as_str())).collect();
+        let prompt = xlqa_models::llm::LlmReader::prompt(&q.question, qlang.as_str(), &refs);
+        let g = llm
+            .lock()
+            .map_err(|_| SearchError::Input("the generative reader panicked earlier".into()))?
+            .generate(&prompt)
+            .map_err(|e| SearchError::Input(e.to_string()))?;
+        if g.text.is_empty() {
+            return Ok((
+                None,
+                Some("the generative reader produced no answer".to_string()),
+            ));
+        }
+        // the passage that holds the answer verbatim, else the top one
+        let src = top
+            .iter()
+            .find(|p| p.text.contains(g.text.as_str()))
+            .copied();
+        let p = src.unwrap_or(top[0]);
+        // the prompt asks for the question's language; check what came out
+        let detected = self.langid.detect(&g.text).filter(|d| {
+            d.confidence >= 0.8 && g.text.chars().filter(|c| c.is_alphabetic()).count() >= 4
+        });
+        let (lang, mut notes) = match detected {
+            Some(d) if d.lang.primary() != qlang.primary() => (
+                d.lang.clone(),
+                vec![format!(
+                    "the generated answer reads as {} (confidence {:.2}), not {}",
+                    d.lang, d.confidence, qlang
+                )],
+            ),
+            _ => (qlang.clone(), Vec::new()),
+        };
+        if src.is_none() {
+            notes.push(format!(
+                "generated from the top {} passages; the answer text does not occur verbatim in them",
+                top.len()
+            ));
+        }
+        let answer = Answer {
+            text: g.text,
+            cross_lingual: lang != *qlang,
+            lang,
+            reader: ReaderKind::Llm,
+            score: 0.0,
+            passage_id: p.id.clone(),
+            doc_id: p.doc_id.clone(),
+            title: p.title.clone(),
+            projected_from: None,
+        };
+        Ok((Some(answer), (!notes.is_empty()).then(|| notes.join("; "))))
     }
 }
