@@ -704,6 +704,29 @@ fn demo(a: DemoArgs) -> Result<()> {
             output::print_result(&mut out, &r)?;
         }
     }
+    eprintln!(
+        "== the same engine with the question's own language removed from retrieval: \
+         the answer is read in another language and carried back into the linked \
+         passage (same `group`) in the question's language"
+    );
+    for question in [
+        "¿Quién diseñó la Ópera de Sídney?",
+        "¿De qué está cubierto el techo de la Ópera de Sídney?",
+    ] {
+        let q = Question {
+            id: "es-opera".into(),
+            question: question.into(),
+            lang: None,
+        };
+        let mut o = opts.clone();
+        o.retrieve.exclude_langs = vec![Lang::parse("es")?];
+        let r = engine.ask(&q, &o)?;
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            output::print_result(&mut out, &r)?;
+        }
+    }
     eprintln!("try your own: xlqa ask {} \"your question\"", idx.display());
     Ok(())
 }

@@ -45,6 +45,9 @@ pub struct TrainReaderArgs {
     /// Stop after this many steps (0: all epochs).
     #[arg(long, default_value_t = 0)]
     max_steps: usize,
+    /// Longest joined context (pieces) when pairing training passages (0: no pairing).
+    #[arg(long, default_value_t = 200)]
+    pair_max_pieces: usize,
     /// Every N-th training question (by id hash) is held out for the dev loss.
     #[arg(long, default_value_t = 30)]
     dev_every: u64,
@@ -121,7 +124,19 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
 
     let (tr, dv) = reader::split_held_out(&examples, a.dev_every);
     let pick = |ix: &[usize]| ix.iter().map(|&i| examples[i].clone()).collect::<Vec<_>>();
-    let (train_ex, dev_ex) = (pick(&tr), pick(&dv));
+    let (mut train_ex, dev_ex) = (pick(&tr), pick(&dv));
+    let plain = train_ex.len();
+    if a.pair_max_pieces > 0 {
+        train_ex = reader::pair_contexts(&enc, &train_ex, a.pair_max_pieces, cfg.seed);
+        let paired = train_ex.iter().filter(|e| e.id.ends_with("+pair")).count();
+        if show {
+            eprintln!(
+                "{paired} of {plain} training questions read over a joined pair of passages \
+                 (≤ {} pieces)",
+                a.pair_max_pieces
+            );
+        }
+    }
     let t_cache = Instant::now();
     let cached = |what: &str, ex: &[reader::ReaderExample]| {
         let pb = std::cell::RefCell::new(None);
@@ -202,6 +217,8 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
             "config": cfg,
             "data": info,
             "train_windows": train_items.len(),
+            "pair_max_pieces": a.pair_max_pieces,
+            "paired_questions": train_ex.iter().filter(|e| e.id.ends_with("+pair")).count(),
             "held_out_windows": dev_items.len(),
             "held_out_every": a.dev_every,
             "epochs": log,

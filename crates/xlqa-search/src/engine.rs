@@ -185,6 +185,11 @@ pub struct Answer {
     pub passage_id: String,
     pub doc_id: String,
     pub title: String,
+    /// Span reader: the "no answer" score of the window the span came from
+    /// (start+end logit of `<s>`); above `score` minus the retrieval part,
+    /// the reader thinks the passage does not answer the question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_answer_score: Option<f32>,
     /// Set when the answer was carried from a passage in another language
     /// into the linked passage `passage_id` in the question's language.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -555,6 +560,7 @@ impl Engine {
                             doc_id: p.doc_id.clone(),
                             title: p.title.clone(),
                             projected_from: None,
+                            no_answer_score: None,
                         });
                     }
                 }
@@ -647,9 +653,16 @@ impl Engine {
             doc_id: p.doc_id.clone(),
             title: p.title.clone(),
             projected_from: None,
+            no_answer_score: Some(s.null_score),
         };
+        let doubt = (s.null_score > s.score).then(|| {
+            format!(
+                "the reader's no-answer score ({:.2}) is above the answer's ({:.2}): the passages may not answer the question",
+                s.null_score, s.score
+            )
+        });
         if p.lang == *qlang {
-            return Ok((Some(ans), None));
+            return Ok((Some(ans), doubt));
         }
         if opts.project {
             if let Some(row) = self.linked_passage(hit.passage, qlang) {
@@ -675,7 +688,7 @@ impl Engine {
                             ans.passage_id = lp.id.clone();
                             ans.doc_id = lp.doc_id.clone();
                             ans.title = lp.title.clone();
-                            return Ok((Some(ans), None));
+                            return Ok((Some(ans), doubt));
                         }
                     }
                     return Ok((
@@ -688,10 +701,13 @@ impl Engine {
                 }
             }
         }
-        let note = format!(
+        let mut note = format!(
             "the answer is in another language, {} (passage {}), than the question's ({}): no passage in {} is linked to it",
             p.lang, p.id, qlang, qlang
         );
+        if let Some(d) = doubt {
+            note = format!("{note}; {d}");
+        }
         Ok((Some(ans), Some(note)))
     }
 
@@ -770,6 +786,7 @@ impl Engine {
             doc_id: p.doc_id.clone(),
             title: p.title.clone(),
             projected_from: None,
+            no_answer_score: None,
         };
         Ok((Some(answer), (!notes.is_empty()).then(|| notes.join("; "))))
     }
