@@ -196,6 +196,9 @@ pub struct EvalReaderOpenArgs {
     /// Do not carry answers into linked passages (the ablation).
     #[arg(long)]
     no_project: bool,
+    /// Which settings to run: all (whole pool), own-removed, or both.
+    #[arg(long, default_value = "both")]
+    setting: String,
     /// Report folder: report.json, report.md, rows_all.jsonl, rows_own_removed.jsonl.
     #[arg(long)]
     out: PathBuf,
@@ -248,7 +251,13 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
     let mut report = serde_json::json!({"limit_per_lang": a.limit, "read_top": a.read_top,
         "retrieval_weight": a.retrieval_weight, "project": !a.no_project,
         "reader": engine_reader_meta(&a.reader)?});
-    for (own_removed, name) in [(false, "all"), (true, "own_removed")] {
+    let settings: Vec<(bool, &str)> = match a.setting.as_str() {
+        "both" => vec![(false, "all"), (true, "own_removed")],
+        "all" => vec![(false, "all")],
+        "own-removed" => vec![(true, "own_removed")],
+        other => anyhow::bail!("--setting: '{other}' (expected all, own-removed or both)"),
+    };
+    for (own_removed, name) in settings {
         let pb = std::cell::RefCell::new(None);
         let progress = |d: usize, t: usize| {
             pb.borrow_mut()

@@ -42,9 +42,13 @@ pub struct TrainReaderArgs {
     /// Only the first N TyDi training questions per language (for tests).
     #[arg(long)]
     per_lang: Option<usize>,
-    /// Stop after this many steps (0: all epochs).
+    /// Stop after this many steps (0: all epochs); the schedule is fitted to them.
     #[arg(long, default_value_t = 0)]
     max_steps: usize,
+    /// Stop after this many epochs, keeping the schedule of --epochs (the
+    /// weights are that epoch's checkpoint of the full run).
+    #[arg(long, default_value_t = 0)]
+    stop_after_epochs: usize,
     /// Longest joined context (pieces) when pairing training passages (0: no pairing).
     #[arg(long, default_value_t = 200)]
     pair_max_pieces: usize,
@@ -77,6 +81,7 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
         lr: a.lr,
         seed: a.seed,
         max_steps: a.max_steps,
+        stop_after_epochs: a.stop_after_epochs,
         keep_negative: a.keep_negative,
         span: SpanConfig {
             max_seq: a.max_seq,

@@ -13,7 +13,7 @@
 //! their questions (XOR-TyDi `ko-en`), the "+aug" setting of Faisal &
 //! Anastasopoulos (2022). Evaluation sets are never read here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -244,8 +244,12 @@ pub struct ReaderTrainConfig {
     pub warmup: f64,
     pub weight_decay: f64,
     pub seed: u64,
-    /// Stop after this many steps (0: all epochs).
+    /// Stop after this many steps (0: all epochs); the learning-rate schedule
+    /// is fitted to the shorter run.
     pub max_steps: usize,
+    /// Stop after this many epochs (0: all) *without* changing the
+    /// schedule: the weights are those of the full run's epoch checkpoint.
+    pub stop_after_epochs: usize,
     /// Share of the windows without the answer that are kept.
     pub keep_negative: f64,
     pub span: SpanConfig,
@@ -262,6 +266,7 @@ impl Default for ReaderTrainConfig {
             weight_decay: 0.01,
             seed: 13,
             max_steps: 0,
+            stop_after_epochs: 0,
             keep_negative: 0.5,
             span: SpanConfig::default(),
         }
@@ -538,7 +543,7 @@ pub fn train_reader(
         };
         on_epoch(&e)?;
         log.push(e);
-        if step >= total {
+        if step >= total || (cfg.stop_after_epochs > 0 && epoch >= cfg.stop_after_epochs) {
             break;
         }
     }
@@ -583,9 +588,4 @@ pub fn decode_text(
     let (c, spans) = enc.pieces(&ex.context)?;
     let f = features_from_pieces(enc.special_ids(), &q, &c, spans, cfg);
     Ok(decode(&f, logits, cfg.max_answer).map(|p| ex.context[p.start..p.end].trim().to_string()))
-}
-
-/// Where the shipped reader lives in the repository.
-pub fn shipped_reader_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/span-reader")
 }

@@ -195,3 +195,54 @@ fn long_passages_are_cut_into_windows_that_keep_the_answer() {
         "{positives} windows with the answer"
     );
 }
+
+#[test]
+fn stopping_after_an_epoch_gives_that_epochs_checkpoint() {
+    let c = ReaderTrainConfig {
+        epochs: 2,
+        max_steps: 0,
+        ..cfg(0, 5)
+    };
+    let items = cache_items(int8(), &examples()[..4], &c, &|_, _| {}).unwrap();
+    let weights = |m: &SpanModel| {
+        m.vars()
+            .iter()
+            .map(|v| flat(v.as_tensor()))
+            .collect::<Vec<_>>()
+    };
+    let full = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
+    let mut first = None;
+    train_reader(
+        &full,
+        &items,
+        &items[..1],
+        &c,
+        384,
+        &|_, _, _| {},
+        &mut |e| {
+            if e.epoch == 1 {
+                first = Some(weights(&full));
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    let stopped = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
+    let c1 = ReaderTrainConfig {
+        stop_after_epochs: 1,
+        ..c.clone()
+    };
+    let log = train_reader(
+        &stopped,
+        &items,
+        &items[..1],
+        &c1,
+        384,
+        &|_, _, _| {},
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(log.last().unwrap().epoch, 1);
+    assert_eq!(Some(weights(&stopped)), first);
+    assert_ne!(weights(&stopped), weights(&full));
+}
