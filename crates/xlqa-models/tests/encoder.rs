@@ -315,3 +315,37 @@ fn trainable_top_layer_matches_inference_and_gets_gradients() {
         "the frozen layers must get no gradient"
     );
 }
+
+#[test]
+fn answer_spans_are_projected_through_token_alignment() {
+    use xlqa_models::align::project_span;
+    let enc = encoder();
+    let en = "The Old Harbour Bridge was designed by the engineer Anna Lindqvist. It was opened in 1932 and is 480 metres long. It carries trains and cars across the river.";
+    let de = "Die Alte Hafenbrücke wurde von der Ingenieurin Anna Lindqvist entworfen. Sie wurde 1932 eröffnet und ist 480 Meter lang. Sie trägt Züge und Autos über den Fluss.";
+    let span = |s: &str, a: &str| {
+        let i = s.find(a).unwrap();
+        (i, i + a.len())
+    };
+    // written the same in both: found verbatim
+    let p = project_span(enc, en, span(en, "Anna Lindqvist"), de)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.method, &de[p.start..p.end]),
+        ("identical", "Anna Lindqvist")
+    );
+    // different words: through the alignment
+    for (src, want) in [
+        ("trains and cars", ["Züge", "Autos"]),
+        ("480 metres", ["480", "Meter"]),
+    ] {
+        let p = project_span(enc, en, span(en, src), de).unwrap().unwrap();
+        let got = &de[p.start..p.end];
+        println!("{src:?} -> {got:?} ({})", p.method);
+        assert_eq!(p.method, "alignment");
+        for w in want {
+            assert!(got.contains(w), "{src:?} -> {got:?}");
+        }
+        assert!(got.len() < 3 * src.len(), "{src:?} -> {got:?}");
+    }
+}
