@@ -196,6 +196,10 @@ pub struct EvalReaderOpenArgs {
     /// Do not carry answers into linked passages (the ablation).
     #[arg(long)]
     no_project: bool,
+    /// Where the span is read: sentence (the evidence sentence, as `ask`
+    /// by default) or passages (best span score over the top passages).
+    #[arg(long, default_value = "sentence")]
+    span_evidence: String,
     /// Which settings to run: all (whole pool), own-removed, or both.
     #[arg(long, default_value = "both")]
     setting: String,
@@ -238,6 +242,11 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
         read_top: a.read_top,
         retrieval_weight: a.retrieval_weight,
         project: !a.no_project,
+        sentence_evidence: match a.span_evidence.as_str() {
+            "sentence" => true,
+            "passages" => false,
+            other => anyhow::bail!("--span-evidence: '{other}' (expected sentence or passages)"),
+        },
         ..xlqa_search::AskOptions::default()
     };
     let mut md = format!(
@@ -250,6 +259,7 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
     );
     let mut report = serde_json::json!({"limit_per_lang": a.limit, "read_top": a.read_top,
         "retrieval_weight": a.retrieval_weight, "project": !a.no_project,
+        "span_evidence": a.span_evidence,
         "reader": engine_reader_meta(&a.reader)?});
     let settings: Vec<(bool, &str)> = match a.setting.as_str() {
         "both" => vec![(false, "all"), (true, "own_removed")],

@@ -287,6 +287,12 @@ struct AskArgs {
     /// Span reader: do not carry answers into linked passages in the question's language.
     #[arg(long)]
     no_project: bool,
+    /// Span reader: where the span is read. sentence: in the evidence
+    /// sentence chosen as the sentence reader does (embedding similarity to
+    /// the question); passages: the best span score over the top passages
+    /// (plus --retrieval-weight × the passage's relative retrieval score).
+    #[arg(long, default_value = "sentence")]
+    span_evidence: String,
     #[command(flatten)]
     span_reader: ReaderArgs,
     /// Passages the reader looks at.
@@ -606,6 +612,11 @@ fn ask(a: AskArgs) -> Result<()> {
         context_weight: a.context_weight,
         retrieval_weight: a.retrieval_weight,
         project: !a.no_project,
+        sentence_evidence: match a.span_evidence.as_str() {
+            "sentence" => true,
+            "passages" => false,
+            other => bail!("--span-evidence: '{other}' (expected sentence or passages)"),
+        },
     };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(

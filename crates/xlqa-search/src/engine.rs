@@ -137,6 +137,10 @@ pub struct AskOptions {
     /// Span reader: carry an answer found in another language into a linked
     /// passage (same `group`) in the question's language.
     pub project: bool,
+    /// Span reader: choose the evidence sentence as the sentence reader does
+    /// and read the span from it (instead of comparing span scores across
+    /// passages).
+    pub sentence_evidence: bool,
 }
 
 impl Default for AskOptions {
@@ -149,6 +153,7 @@ impl Default for AskOptions {
             context_weight: 0.5,
             retrieval_weight: 2.0,
             project: true,
+            sentence_evidence: true,
         }
     }
 }
@@ -621,21 +626,26 @@ impl Engine {
         if top.is_empty() {
             return Ok((None, Some("no passage matched the question".to_string())));
         }
-        let texts: Vec<&str> = top.iter().map(|(_, p)| p.text.as_str()).collect();
-        let spans = reader.read(&q.question, &texts)?;
-        let best_retrieval = top[0].0.score.max(f32::MIN_POSITIVE);
-        let mut best: Option<(f32, usize, xlqa_models::span::SpanAnswer)> = None;
-        for (k, s) in spans.into_iter().enumerate() {
-            let Some(s) = s else { continue };
-            if s.text.is_empty() {
-                continue;
+        let best = if opts.sentence_evidence {
+            self.span_in_best_sentence(reader, q, qlang, &top, opts)?
+        } else {
+            let texts: Vec<&str> = top.iter().map(|(_, p)| p.text.as_str()).collect();
+            let spans = reader.read(&q.question, &texts)?;
+            let best_retrieval = top[0].0.score.max(f32::MIN_POSITIVE);
+            let mut best: Option<(f32, usize, xlqa_models::span::SpanAnswer)> = None;
+            for (k, s) in spans.into_iter().enumerate() {
+                let Some(s) = s else { continue };
+                if s.text.is_empty() {
+                    continue;
+                }
+                let rel = (top[k].0.score / best_retrieval).clamp(0.0, 1.0);
+                let score = s.score + opts.retrieval_weight * rel;
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, k, s));
+                }
             }
-            let rel = (top[k].0.score / best_retrieval).clamp(0.0, 1.0);
-            let score = s.score + opts.retrieval_weight * rel;
-            if best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, k, s));
-            }
-        }
+            best
+        };
         let Some((score, k, s)) = best else {
             return Ok((
                 None,
@@ -709,6 +719,57 @@ impl Engine {
             note = format!("{note}; {d}");
         }
         Ok((Some(ans), Some(note)))
+    }
+
+    /// Evidence chosen as the sentence reader does (the top passages'
+    /// sentence closest to the question in the shared embedding space,
+    /// LAReQA-style), then the span read out of that sentence by the span
+    /// reader. Returns (score, index into `top`, span in passage offsets).
+    fn span_in_best_sentence(
+        &self,
+        reader: &SpanReader,
+        q: &Question,
+        qlang: &Lang,
+        top: &[(&FusedHit, &xlqa_core::Passage)],
+        opts: &AskOptions,
+    ) -> Result<Option<(f32, usize, xlqa_models::span::SpanAnswer)>, SearchError> {
+        let Some(mut qe) = self
+            .encoder
+            .encode(&[q.question.as_str()], TextKind::Query)?
+            .pop()
+        else {
+            return Ok(None);
+        };
+        self.to_index_space(qlang, &mut qe)?;
+        let rows: Vec<(u32, &xlqa_core::Passage)> =
+            top.iter().map(|(h, p)| (h.passage, *p)).collect();
+        let dense = &self.index.dense;
+        let context = |row: u32| -> f32 {
+            dense
+                .vector(row as usize)
+                .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
+                .unwrap_or(0.0)
+        };
+        let Some(sent) = best_sentence(
+            &self.encoder,
+            &qe,
+            &rows,
+            opts.context_weight,
+            &context,
+            self.index.manifest.debias.as_ref(),
+        )?
+        else {
+            return Ok(None);
+        };
+        let Some(k) = top.iter().position(|(h, _)| h.passage == sent.passage) else {
+            return Ok(None);
+        };
+        let Some(Some(mut s)) = reader.read(&q.question, &[sent.text.as_str()])?.pop() else {
+            return Ok(None);
+        };
+        s.start += sent.start;
+        s.end += sent.start;
+        Ok(Some((s.score, k, s)))
     }
 
     /// The generative reader over the top `read_top` hits.
