@@ -155,11 +155,44 @@ pub fn project_span(
         return Ok(None);
     };
     let al = align_argmax(&s, &t);
-    Ok(project_pieces(&al, pieces).map(|(lo, hi)| Projected {
-        start: t.spans[lo].0,
-        end: t.spans[hi].1,
-        method: "alignment",
+    Ok(project_pieces(&al, pieces).map(|(lo, hi)| {
+        let (start, end) = whole_words(tgt, t.spans[lo].0, t.spans[hi].1);
+        Projected {
+            start,
+            end,
+            method: "alignment",
+        }
     }))
+}
+
+/// Scripts written without spaces between words (a piece boundary there
+/// is as good as a word boundary).
+fn no_space_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF // Thai, Lao
+        | 0x1000..=0x109F // Myanmar
+        | 0x1780..=0x17FF // Khmer
+        | 0x3040..=0x30FF // kana
+        | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF) // Han
+}
+
+/// Widens `[start, end)` of `text` to whole words where words are separated
+/// by spaces: an aligned sub-word piece (`Ó` of `Ópera`) becomes the word.
+pub fn whole_words(text: &str, mut start: usize, mut end: usize) -> (usize, usize) {
+    let inside = |c: char| c.is_alphanumeric() && !no_space_script(c);
+    while let Some(c) = text[..start].chars().next_back() {
+        if !inside(c) {
+            break;
+        }
+        start -= c.len_utf8();
+    }
+    while let Some(c) = text[end..].chars().next() {
+        if !inside(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    (start, end)
 }
 
 #[cfg(test)]
@@ -188,6 +221,20 @@ mod tests {
         assert!(al.contains(&(0, 2)), "{al:?}");
         assert!(al.contains(&(1, 0)), "{al:?}");
         assert!(!al.iter().any(|&(i, _)| i == 2), "{al:?}");
+    }
+
+    #[test]
+    fn projected_spans_are_widened_to_whole_words_only_where_words_have_spaces() {
+        let t = "La Ópera de Sídney";
+        let at = t.find('Ó').unwrap();
+        assert_eq!(
+            whole_words(t, at, at + 'Ó'.len_utf8()),
+            (at, at + "Ópera".len())
+        );
+        let zh = "长城全长约8851公里";
+        let i = zh.find('长').unwrap();
+        assert_eq!(whole_words(zh, i, i + 3), (i, i + 3));
+        assert_eq!(whole_words("abc", 0, 3), (0, 3));
     }
 
     #[test]
