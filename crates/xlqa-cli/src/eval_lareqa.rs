@@ -76,6 +76,10 @@ pub struct LareqaArgs {
     /// Encoder arithmetic: int8 (default), f32 or q4 (see `xlqa index --help`).
     #[arg(long)]
     precision: Option<xlqa_models::Precision>,
+    /// The encoder: base (the default), aligned (the shipped fine-tuned one)
+    /// or a delta folder from `xlqa train encoder`.
+    #[arg(long)]
+    encoder: Option<String>,
     /// Write report.md, report.json, per_question.jsonl and the SVG figures here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -138,6 +142,7 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             &crate::EncoderArgs {
                 batch_size: a.batch_size,
                 precision: a.precision,
+                encoder: a.encoder.clone(),
             },
         )?;
         encoder_name = Some(format!(

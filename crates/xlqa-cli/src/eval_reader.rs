@@ -222,6 +222,7 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
         &crate::EncoderArgs {
             batch_size: 32,
             precision: None,
+            encoder: None,
         },
     )?
     .with_span_reader(crate::load_span_reader(&a.reader)?);
@@ -310,13 +311,7 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
         std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
         let pq: Vec<xlqa_eval::bootstrap::PerQuestion> = rows
             .iter()
-            .map(|r| xlqa_eval::bootstrap::PerQuestion {
-                id: r.id.clone(),
-                lang: r.lang.clone(),
-                metrics: [("em".to_string(), r.em), ("f1".to_string(), r.f1)]
-                    .into_iter()
-                    .collect(),
-            })
+            .map(|r| xlqa_eval::reading::em_f1_row(&r.id, &r.lang, r.em, r.f1))
             .collect();
         let mut buf = Vec::new();
         xlqa_eval::bootstrap::write_per_question(&mut buf, &pq)?;

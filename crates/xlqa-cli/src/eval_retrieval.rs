@@ -192,6 +192,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 &crate::EncoderArgs {
                     batch_size: a.batch_size,
                     precision: a.precision,
+                    encoder: None,
                 },
             )?;
             let opts = RetrieveOptions {

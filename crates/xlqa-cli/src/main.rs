@@ -137,6 +137,43 @@ struct EncoderArgs {
     /// is given.
     #[arg(long)]
     precision: Option<Precision>,
+    /// The sentence encoder: base (multilingual-e5-small as published; the
+    /// default for new indexes and evaluations), aligned (the cross-lingually
+    /// fine-tuned top layers shipped in models/aligned-encoder: better for
+    /// answer-sentence retrieval across languages, worse for paragraph
+    /// retrieval; docs/RESULTS.md), or the folder of a delta written by
+    /// `xlqa train encoder`. An index is queried with the encoder it was
+    /// built with unless this is given.
+    #[arg(long)]
+    encoder: Option<String>,
+}
+
+/// The encoder new indexes and evaluations use when `--encoder` is not
+/// given. The shipped aligned encoder is not the default: it raises LAReQA
+/// (sentence) mAP but lowers paragraph retrieval on the XQuAD pool.
+const DEFAULT_ENCODER: &str = "base";
+
+/// The shipped fine-tuned encoder: `models/aligned-encoder` of the source tree.
+fn shipped_encoder_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/aligned-encoder")
+}
+
+/// The delta folder an `--encoder` value names (None: the base model).
+fn encoder_delta_dir(choice: &str) -> Result<Option<PathBuf>> {
+    Ok(match choice {
+        "base" => None,
+        "aligned" => Some(shipped_encoder_dir()),
+        dir => {
+            let p = PathBuf::from(dir);
+            if !p.is_dir() {
+                bail!(
+                    "--encoder '{dir}': expected base, aligned or the folder of a fine-tuned \
+                     encoder (encoder.json + encoder.safetensors from `xlqa train encoder`)"
+                );
+            }
+            Some(p)
+        }
+    })
 }
 
 /// Which span reader to use.
@@ -489,7 +526,13 @@ fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
         precision: args.precision.unwrap_or_default(),
         ..EncoderOptions::default()
     };
-    Encoder::load(home, opts).context("loading the encoder")
+    let mut enc = Encoder::load(home, opts).context("loading the encoder")?;
+    let choice = args.encoder.as_deref().unwrap_or(DEFAULT_ENCODER);
+    if let Some(dir) = encoder_delta_dir(choice)? {
+        enc.apply_delta(&dir)
+            .with_context(|| format!("loading the fine-tuned encoder from {}", dir.display()))?;
+    }
+    Ok(enc)
 }
 
 fn load_langid(home: &ModelHome) -> Result<LangId> {
@@ -562,9 +605,39 @@ fn open_engine(dir: &Path, enc: &EncoderArgs) -> Result<Engine> {
             enc.precision = Some(p);
         }
     }
+    if enc.encoder.is_none() {
+        // the encoder the index was built with
+        if let Ok(m) = xlqa_index::Manifest::read(&dir.join("manifest.json")) {
+            enc.encoder = Some(index_encoder_choice(&m.encoder, dir)?);
+        }
+    }
     let encoder = load_encoder(&home, &enc)?;
     let langid = load_langid(&home)?;
     Ok(Engine::open(dir, encoder, langid)?)
+}
+
+/// The `--encoder` value that rebuilds the encoder an index records.
+fn index_encoder_choice(e: &xlqa_index::EncoderInfo, dir: &Path) -> Result<String> {
+    if e.id == xlqa_models::E5_SMALL_ID {
+        return Ok("base".into());
+    }
+    if let Ok(m) = xlqa_models::delta::read_delta_meta(&shipped_encoder_dir()) {
+        if m.encoder_id() == e.id && m.combined_sha256() == e.weights_sha256 {
+            return Ok("aligned".into());
+        }
+    }
+    if let Some(d) = &e.delta_dir {
+        if Path::new(d).is_dir() {
+            return Ok(d.clone());
+        }
+    }
+    bail!(
+        "index {} was built with the fine-tuned encoder {} (delta folder {}), which is not \
+         the shipped one and not found: pass --encoder DIR",
+        dir.display(),
+        e.id,
+        e.delta_dir.as_deref().unwrap_or("not recorded")
+    )
 }
 
 fn ask(a: AskArgs) -> Result<()> {
@@ -674,6 +747,7 @@ fn demo(a: DemoArgs) -> Result<()> {
     let enc_args = EncoderArgs {
         batch_size: 32,
         precision: None,
+        encoder: None,
     };
     let encoder = load_encoder(&home, &enc_args)?;
     let langid = load_langid(&home)?;
@@ -786,6 +860,7 @@ fn eval(cmd: EvalCmd) -> Result<()> {
                 &EncoderArgs {
                     batch_size: 32,
                     precision: None,
+                    encoder: None,
                 },
             )?;
             let rep = xlqa_eval::retrieval::evaluate_xquad_open(

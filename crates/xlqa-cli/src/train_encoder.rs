@@ -1,4 +1,7 @@
-//! `xlqa train encoder`: trains the cross-lingual alignment adapter.
+//! `xlqa train encoder`: cross-lingual alignment training, either of the
+//! encoder's top layers (`--method layers`, the default; writes a delta that
+//! `xlqa index --encoder DIR` uses) or of a linear adapter on frozen
+//! sentence vectors (`--method adapter`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -14,11 +17,26 @@ use xlqa_train::adapter::{Adapter, AdapterMeta, ADAPTER_FORMAT};
 use xlqa_train::data::{self, DataError, Pair, ReadSummary};
 use xlqa_train::trainer::{self, Batching, Loss, TrainConfig, VecPair};
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Fine-tune the encoder's top layers (writes encoder.safetensors + encoder.json).
+    Layers,
+    /// A linear map on frozen sentence vectors (writes adapter.safetensors + adapter.json).
+    Adapter,
+}
+
 #[derive(Args)]
 pub struct TrainEncoderArgs {
-    /// Output folder: adapter.safetensors, adapter.json, checkpoints/.
+    /// Output folder: encoder.safetensors + encoder.json (layers) or
+    /// adapter.safetensors + adapter.json (adapter), and checkpoints/.
     #[arg(long)]
     out: PathBuf,
+    /// What is trained.
+    #[arg(long, value_enum, default_value = "layers")]
+    method: Method,
+    /// Replace the files of an earlier run in --out.
+    #[arg(long)]
+    force: bool,
     /// The shared data folder (default: $XLQA_DATA or ../shared/data).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -35,26 +53,45 @@ pub struct TrainEncoderArgs {
     /// TyDi GoldP train question ↔ answer-sentence pairs per language (0: none).
     #[arg(long, default_value_t = 1000)]
     tydi_per_lang: usize,
-    /// What the adapter is trained on and applied to: center (vectors
+    /// Adapter: what it is trained on and applied to: center (vectors
     /// centered per language, as `xlqa index` stores them) or raw.
     #[arg(long, default_value = "center")]
     input: String,
-    /// in-batch (learnable-scale sampled softmax) or mixcse.
-    #[arg(long, default_value = "in-batch")]
-    loss: Loss,
+    /// in-batch (learnable-scale sampled softmax), dpr (in-batch plus hard
+    /// negatives; layers only) or mixcse. Default: dpr (layers), in-batch (adapter).
+    #[arg(long)]
+    loss: Option<Loss>,
     /// xy (languages mixed within a batch) or mono (one source language pair per batch).
     #[arg(long, default_value = "xy")]
     batching: Batching,
-    #[arg(long, default_value_t = 3)]
-    epochs: usize,
-    /// Pairs per training batch.
-    #[arg(long, default_value_t = 128)]
-    train_batch_size: usize,
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    /// Weight of the ‖W − I‖² regularizer.
+    /// Default: 1 (layers), 3 (adapter).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Pairs per training batch. Default: 64 (layers), 128 (adapter).
+    #[arg(long)]
+    train_batch_size: Option<usize>,
+    /// Peak learning rate. Default: 3e-5 (layers, linear warm-up and decay), 1e-3 (adapter).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Weight of the regularizer: layers: mean squared distance of every
+    /// token's output from the base model's; adapter: ‖W − I‖².
     #[arg(long, default_value_t = 1.0)]
     reg: f64,
+    /// Layers: number of trained top layers (the lower ones stay the base model's).
+    #[arg(long, default_value_t = 3)]
+    train_layers: usize,
+    /// Layers: weight of the word-alignment loss on translation pairs (Cao et al. 2020; 0: off).
+    #[arg(long, default_value_t = 1.0)]
+    align_weight: f64,
+    /// Layers, dpr: hard negatives per question (other sentences of its TyDi passage).
+    #[arg(long, default_value_t = 1)]
+    hard_negatives: usize,
+    /// Layers: texts are cut to this many word-pieces.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Layers: name of the fine-tuned encoder (its id is `<base id>+<name>`).
+    #[arg(long, default_value = "xlqa-align")]
+    name: String,
     #[arg(long, default_value_t = 13)]
     seed: u64,
     /// Stop after this many steps (0: all epochs); for smoke tests.
@@ -179,9 +216,32 @@ pub fn run(a: TrainEncoderArgs) -> Result<()> {
         }
     }
 
+    let meta_file = match a.method {
+        Method::Layers => xlqa_models::delta::DELTA_META,
+        Method::Adapter => "adapter.json",
+    };
+    if a.out.join(meta_file).exists() && !a.force {
+        bail!(
+            "{} already holds a trained model ({meta_file}); pass --force to replace it",
+            a.out.display()
+        );
+    }
+    if a.method == Method::Layers {
+        return run_layers(&a, &sources, serde_json::Value::Object(summaries), t0);
+    }
+    if a.loss == Some(Loss::Dpr) {
+        bail!("--loss dpr needs hard negatives, which only --method layers has");
+    }
+
     // 2. embeddings (through the cache), one list per prefix, deduplicated
     let home = crate::home()?;
-    let enc: Encoder = crate::load_encoder(&home, &a.enc)?;
+    let enc: Encoder = crate::load_encoder(
+        &home,
+        &crate::EncoderArgs {
+            encoder: Some(a.enc.encoder.clone().unwrap_or_else(|| "base".into())),
+            ..a.enc.clone()
+        },
+    )?;
     let cache_dir = a
         .cache_dir
         .clone()
@@ -296,10 +356,10 @@ pub fn run(a: TrainEncoderArgs) -> Result<()> {
     // 4. training
     let cfg = TrainConfig {
         seed: a.seed,
-        epochs: a.epochs,
-        batch_size: a.train_batch_size,
-        lr: a.lr,
-        loss: a.loss,
+        epochs: a.epochs.unwrap_or(3),
+        batch_size: a.train_batch_size.unwrap_or(128),
+        lr: a.lr.unwrap_or(1e-3),
+        loss: a.loss.unwrap_or(Loss::InBatch),
         batching: a.batching,
         reg: a.reg,
         max_steps: a.max_steps,
@@ -391,6 +451,180 @@ pub fn run(a: TrainEncoderArgs) -> Result<()> {
         "adapter written to {} (sha256 {}); training took {train_s:.0} s after {encode_s:.0} s of encoding",
         a.out.display(),
         ad.meta.weights_sha256
+    );
+    Ok(())
+}
+
+/// `--method layers`: fine-tunes the top layers on cached lower-layer states.
+fn run_layers(
+    a: &TrainEncoderArgs,
+    sources: &[(&str, Vec<Pair>)],
+    summaries: serde_json::Value,
+    t0: Instant,
+) -> Result<()> {
+    use xlqa_models::delta::{save_delta, DeltaMeta, DELTA_FORMAT};
+    use xlqa_models::{EncoderOptions, Precision};
+    use xlqa_train::finetune::{self, FinetuneConfig, FtModel, SourcePairs};
+    let show = !a.quiet;
+    let cfg = FinetuneConfig {
+        seed: a.seed,
+        epochs: a.epochs.unwrap_or(1),
+        batch_size: a.train_batch_size.unwrap_or(64),
+        lr: a.lr.unwrap_or(3e-5),
+        loss: a.loss.unwrap_or(Loss::Dpr),
+        batching: a.batching,
+        train_layers: a.train_layers,
+        reg: a.reg,
+        align_weight: a.align_weight,
+        hard_negatives: a.hard_negatives,
+        max_tokens: a.max_tokens,
+        max_steps: a.max_steps,
+        ..FinetuneConfig::default()
+    };
+    if a.enc.encoder.is_some() {
+        bail!("--encoder: training starts from the base encoder; leave it out");
+    }
+    let home = crate::home()?;
+    // the trainable copies need f32 weights; the lower layers run with the
+    // inference kernels (int8 by default), as they will at inference
+    let base_args = crate::EncoderArgs {
+        encoder: Some("base".into()),
+        ..a.enc.clone()
+    };
+    let base = crate::load_encoder(&home, &base_args)?;
+    let f32_enc = Encoder::load(
+        &home,
+        EncoderOptions {
+            precision: Precision::F32,
+            ..EncoderOptions::default()
+        },
+    )
+    .context("loading the encoder (f32)")?;
+    let model = FtModel::from_encoder(&f32_enc, &cfg)?;
+    drop(f32_enc);
+    let list: Vec<SourcePairs> = sources
+        .iter()
+        .map(|(name, p)| SourcePairs {
+            name,
+            pairs: p,
+            kinds: kinds(name),
+        })
+        .collect();
+    let t_cache = Instant::now();
+    let n_texts: usize = sources.iter().map(|(_, p)| 2 * p.len()).sum();
+    let pb = bar(n_texts as u64, "lower-layer states", show);
+    let prep = finetune::prepare(&base, &list, &cfg, &|done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64)
+    })?;
+    pb.finish_and_clear();
+    let cache_s = t_cache.elapsed().as_secs_f64();
+    if show {
+        eprintln!(
+            "{} distinct texts through layers 0..{} in {cache_s:.0} s; {} aligned word pairs in the translation pairs",
+            prep.texts.len(),
+            prep.from_layer,
+            prep.aligned_tokens
+        );
+    }
+    let (train, dev) = finetune::split_dev(prep.pairs.clone(), a.dev_every, a.seed);
+    if show {
+        eprintln!(
+            "training layers {}..{} on {} pairs ({} held out), {} epoch(s) of batches of {}, loss {:?}, batching {:?}, align {}, reg {}",
+            prep.from_layer,
+            prep.from_layer + cfg.train_layers,
+            train.len(),
+            dev.len(),
+            cfg.epochs,
+            cfg.batch_size,
+            cfg.loss,
+            cfg.batching,
+            cfg.align_weight,
+            cfg.reg
+        );
+    }
+    let recipe = serde_json::json!({
+        "method": "layers",
+        "config": cfg,
+        "sources": summaries,
+        "per_lang": {"tatoeba": a.tatoeba_per_lang, "xor": a.xor_per_lang, "tydi": a.tydi_per_lang},
+        "langs": a.langs,
+        "dev_every": a.dev_every,
+        "train_pairs": train.len(),
+        "dev_pairs": dev.len(),
+        "distinct_texts": prep.texts.len(),
+        "aligned_word_pairs": prep.aligned_tokens,
+        "lower_precision": base.options().precision.to_string(),
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+    });
+    let meta = |log: serde_json::Value| DeltaMeta {
+        format: DELTA_FORMAT.into(),
+        name: a.name.clone(),
+        base_encoder: base.id().to_string(),
+        base_weights_sha256: base.weights_sha256().to_string(),
+        from_layer: prep.from_layer,
+        layers: cfg.train_layers,
+        weights_sha256: String::new(),
+        recipe: recipe.clone(),
+        log,
+    };
+    let t_train = Instant::now();
+    let pb = bar(
+        finetune::total_steps(&train, &cfg) as u64,
+        "training steps",
+        show,
+    );
+    let ckpt_dir = a.out.join("checkpoints");
+    let mut logs = Vec::new();
+    let log = finetune::train(
+        &model,
+        &prep,
+        &train,
+        &dev,
+        &cfg,
+        &|step, _, _| pb.set_position(step as u64),
+        &mut |e, m| {
+            logs.push(serde_json::to_value(e).unwrap_or_default());
+            let mut dm = meta(serde_json::Value::Array(logs.clone()));
+            save_delta(
+                &ckpt_dir.join(format!("epoch-{}", e.epoch)),
+                &mut dm,
+                &m.top,
+            )?;
+            if show {
+                let t = e.train.unwrap_or_default();
+                pb.println(&format!(
+                    "epoch {}: train contrastive {:.4} (top-1 {:.3}), align {:.4}, reg {:.4}; held-out loss {:.4}, top-1 {:.3}; scale {:.1}; {:.0} s",
+                    e.epoch, t.contrastive, t.acc, t.align, t.reg, e.dev_loss, e.dev_acc, e.scale, e.seconds
+                ));
+            }
+            Ok(())
+        },
+    )?;
+    pb.finish_and_clear();
+    if show {
+        if let Some(e0) = log.first() {
+            eprintln!(
+                "base model: held-out loss {:.4}, top-1 {:.3}",
+                e0.dev_loss, e0.dev_acc
+            );
+        }
+    }
+    let train_s = t_train.elapsed().as_secs_f64();
+    let mut dm = meta(serde_json::json!({
+        "epochs": log,
+        "cache_s": cache_s,
+        "train_s": train_s,
+        "total_s": t0.elapsed().as_secs_f64(),
+    }));
+    save_delta(&a.out, &mut dm, &model.top)?;
+    println!(
+        "fine-tuned encoder {} written to {} (layers {}..{}, sha256 {}); {cache_s:.0} s of lower-layer states, {train_s:.0} s of training",
+        dm.encoder_id(),
+        a.out.display(),
+        dm.from_layer,
+        dm.from_layer + dm.layers,
+        dm.weights_sha256
     );
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! `xlqa train encoder` end to end on a tiny slice of the real training data
 //! (skipped with a message when the shared data is absent): the loss falls,
 //! the adapter is written with its checksum and recipe, checkpoints exist,
-//! runs are reproducible, and `xlqa eval lareqa --adapter` uses it.
+//! runs are reproducible, and `xlqa eval lareqa --adapter` uses it. The
+//! default method fine-tunes the top layers: its delta is written with
+//! checksum, recipe and checkpoints, `xlqa index --encoder DIR` records it,
+//! and `ask` reopens the index with it.
 
 use serde_json::Value;
 
@@ -15,6 +18,8 @@ fn train(out: &std::path::Path, data: &std::path::Path, extra: &[&str]) -> Value
     let mut args = vec![
         "train",
         "encoder",
+        "--method",
+        "adapter",
         "--cache-dir",
         cache.to_str().unwrap(),
         "--out",
@@ -100,6 +105,8 @@ fn trains_a_tiny_adapter_and_evaluates_with_it() {
             "1",
             "--adapter",
             a.to_str().unwrap(),
+            "--encoder",
+            "base",
             "--quiet",
         ]
         .iter()
@@ -153,4 +160,105 @@ fn bad_training_options_are_named() {
         "0",
     ]);
     assert!(e.contains("no training pairs"), "{e}");
+}
+
+#[test]
+fn fine_tunes_top_layers_and_indexes_with_the_delta() {
+    let Some(data) = common::shared_data("tatoeba_laser_v1") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ft");
+    let o = out.to_str().unwrap();
+    let d = data.to_str().unwrap();
+    let args = [
+        "train",
+        "encoder",
+        "--out",
+        o,
+        "--data",
+        d,
+        "--langs",
+        "de,ko",
+        "--tatoeba-per-lang",
+        "12",
+        "--xor-per-lang",
+        "12",
+        "--tydi-per-lang",
+        "12",
+        "--train-batch-size",
+        "8",
+        "--train-layers",
+        "1",
+        "--max-steps",
+        "3",
+        "--dev-every",
+        "8",
+        "--quiet",
+    ];
+    ok(&args);
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(out.join("encoder.json")).unwrap()).unwrap();
+    assert_eq!(meta["format"], "xlqa-encoder-delta/1");
+    assert_eq!(meta["base_encoder"], "multilingual-e5-small-q4");
+    assert_eq!(meta["from_layer"], 11);
+    assert_eq!(meta["layers"], 1);
+    assert_eq!(meta["weights_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(meta["recipe"]["config"]["loss"], "dpr");
+    assert!(meta["recipe"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("--train-layers 1"));
+    let epochs = meta["log"]["epochs"].as_array().unwrap();
+    assert_eq!(epochs[0]["epoch"], 0);
+    assert!(out
+        .join("checkpoints/epoch-1/encoder.safetensors")
+        .is_file());
+    // a second run into the same folder is refused without --force
+    let e = err(&args);
+    assert!(e.contains("--force"), "{e}");
+
+    // index with the delta: the manifest names it; ask reopens it
+    let coll =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/collection.jsonl");
+    let idx = tmp.path().join("idx");
+    ok(&[
+        "index",
+        coll.to_str().unwrap(),
+        "--out",
+        idx.to_str().unwrap(),
+        "--encoder",
+        o,
+        "--quiet",
+    ]);
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["encoder"]["id"], "multilingual-e5-small-q4+xlqa-align");
+    assert!(m["encoder"]["delta_dir"].as_str().unwrap().ends_with("ft"));
+    let i = idx.to_str().unwrap();
+    let a = ok(&[
+        "ask",
+        i,
+        "Who painted the Mona Lisa?",
+        "--reader",
+        "sentence",
+        "--json",
+    ]);
+    assert!(a.contains("\"passages\""), "{a}");
+    // the base encoder does not fit this index
+    let e = err(&["ask", i, "Who painted the Mona Lisa?", "--encoder", "base"]);
+    assert!(
+        e.contains("was built with encoder multilingual-e5-small-q4+xlqa-align"),
+        "{e}"
+    );
+    let e = err(&[
+        "index",
+        coll.to_str().unwrap(),
+        "--out",
+        i,
+        "--force",
+        "--encoder",
+        "/no/such/dir",
+    ]);
+    assert!(e.contains("--encoder '/no/such/dir'"), "{e}");
 }

@@ -163,14 +163,19 @@ pub fn per_question(items: &[ReadingItem], scores: &[(f64, f64)]) -> Vec<PerQues
     items
         .iter()
         .zip(scores)
-        .map(|(it, (em, f1))| PerQuestion {
-            id: it.id.clone(),
-            lang: it.pair_label(),
-            metrics: [("em".to_string(), *em), ("f1".to_string(), *f1)]
-                .into_iter()
-                .collect(),
-        })
+        .map(|(it, (em, f1))| em_f1_row(&it.id, &it.pair_label(), *em, *f1))
         .collect()
+}
+
+/// One question's EM and F1 as a [`PerQuestion`] row (for `xlqa eval compare`).
+pub fn em_f1_row(id: &str, lang: &str, em: f64, f1: f64) -> PerQuestion {
+    PerQuestion {
+        id: id.to_string(),
+        lang: lang.to_string(),
+        metrics: [("em".to_string(), em), ("f1".to_string(), f1)]
+            .into_iter()
+            .collect(),
+    }
 }
 
 /// F1 matrix (rows: question language, columns: paragraph language) as

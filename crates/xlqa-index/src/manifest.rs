@@ -20,6 +20,11 @@ pub struct EncoderInfo {
     /// before this field was recorded were built with `f32`.
     #[serde(default = "f32_precision")]
     pub precision: String,
+    /// For a fine-tuned encoder, the folder of its delta (`encoder.json` +
+    /// `encoder.safetensors`) when the index was built: where a later
+    /// `xlqa ask` finds it. Not compared by [`Manifest::check_encoder`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_dir: Option<String>,
 }
 
 fn f32_precision() -> String {
@@ -160,7 +165,10 @@ impl Manifest {
     /// Refuses to use an index with an encoder other than the one that
     /// built it: the vectors would be meaningless.
     pub fn check_encoder(&self, loaded: &EncoderInfo, dir: &Path) -> Result<(), IndexError> {
-        if &self.encoder != loaded {
+        let (m, l) = (&self.encoder, loaded);
+        if (&m.id, &m.weights_sha256, m.dim, &m.precision)
+            != (&l.id, &l.weights_sha256, l.dim, &l.precision)
+        {
             return Err(IndexError::Mismatch(format!(
                 "index {} was built with encoder {} (weights sha256 {}, dim {}, precision {}), but the loaded encoder is {} (weights sha256 {}, dim {}, precision {}): query it with the same encoder (for the precision: `--precision {}`), or rebuild it with `xlqa index COLLECTION --out {} --force`",
                 dir.display(),
@@ -189,6 +197,7 @@ pub(crate) fn test_manifest(analyzers: BTreeMap<String, AnalyzerInfo>) -> Manife
             weights_sha256: "ab".repeat(32),
             dim: 4,
             precision: "int8".into(),
+            delta_dir: None,
         },
         "lid".into(),
         ChunkingInfo {
@@ -225,6 +234,7 @@ mod tests {
             weights_sha256: "cd".repeat(32),
             dim: 4,
             precision: "int8".into(),
+            delta_dir: None,
         };
         let e = m.check_encoder(&other, dir.path()).unwrap_err().to_string();
         assert!(
@@ -235,6 +245,7 @@ mod tests {
         // another precision of the same weights is refused, naming the option
         let f32 = EncoderInfo {
             precision: "f32".into(),
+            delta_dir: None,
             ..m.encoder.clone()
         };
         let e = m.check_encoder(&f32, dir.path()).unwrap_err().to_string();

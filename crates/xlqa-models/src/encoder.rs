@@ -93,6 +93,14 @@ pub enum ModelError {
         /// The tokenizers crate's message.
         message: String,
     },
+    /// A fine-tuned encoder's files ([`crate::delta`]) are unusable.
+    #[error("{path}: {message}")]
+    Delta {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl From<LoadError> for ModelError {
@@ -111,6 +119,8 @@ pub type Pieces = (Vec<u32>, Vec<(usize, usize)>);
 ///
 /// `Encoder` is `Send + Sync`; `encode` may be called from several threads.
 pub struct Encoder {
+    id: String,
+    delta_dir: Option<PathBuf>,
     tokenizer: Tokenizer,
     bert: Bert,
     opts: EncoderOptions,
@@ -123,7 +133,7 @@ pub struct Encoder {
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encoder")
-            .field("id", &E5_SMALL_ID)
+            .field("id", &self.id)
             .field("opts", &self.opts)
             .field("weights_sha256", &self.weights_sha256)
             .finish_non_exhaustive()
@@ -191,6 +201,8 @@ impl Encoder {
         let weights_sha256 = crate::install::sha256_file(weights)?;
         let bert = Bert::load(&file, opts.precision)?;
         Ok(Encoder {
+            id: E5_SMALL_ID.to_string(),
+            delta_dir: None,
             tokenizer: tok,
             bert,
             opts,
@@ -201,9 +213,21 @@ impl Encoder {
         })
     }
 
-    /// The stable encoder id, `multilingual-e5-small-q4`.
+    /// The stable encoder id: `multilingual-e5-small-q4` for the base model,
+    /// `multilingual-e5-small-q4+<name>` after [`Encoder::apply_delta`].
     pub fn id(&self) -> &str {
-        E5_SMALL_ID
+        &self.id
+    }
+
+    pub(crate) fn set_identity(&mut self, id: String, weights_sha256: String, dir: &Path) {
+        self.id = id;
+        self.weights_sha256 = weights_sha256;
+        self.delta_dir = Some(dir.to_path_buf());
+    }
+
+    /// The folder of the fine-tuned layers ([`Encoder::apply_delta`]), if any.
+    pub fn delta_dir(&self) -> Option<&Path> {
+        self.delta_dir.as_deref()
     }
 
     /// sha256 of the weights file.
@@ -296,12 +320,12 @@ impl Encoder {
 
     /// Like [`Encoder::hidden_states`] for inputs already tokenized (each a
     /// full model input with its special tokens, at most the model's positions).
-    pub fn hidden_states_ids(
+    pub fn hidden_states_ids<S: AsRef<[u32]>>(
         &self,
-        ids: &[Vec<u32>],
+        ids: &[S],
         upto: usize,
     ) -> Result<(candle_core::Tensor, Vec<usize>), ModelError> {
-        let len = ids.iter().map(|s| s.len()).max().unwrap_or(0);
+        let len = ids.iter().map(|s| s.as_ref().len()).max().unwrap_or(0);
         let max = self.bert.header().max_positions;
         if len > max {
             return Err(ModelError::Options(format!(
@@ -310,7 +334,7 @@ impl Encoder {
         }
         let mut flat = vec![self.pad; ids.len() * len];
         let mut lens = Vec::with_capacity(ids.len());
-        for (row, seq) in ids.iter().enumerate() {
+        for (row, seq) in ids.iter().map(AsRef::as_ref).enumerate() {
             flat[row * len..row * len + seq.len()].copy_from_slice(seq);
             lens.push(seq.len());
         }

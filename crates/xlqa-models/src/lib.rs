@@ -16,6 +16,7 @@ pub mod align;
 mod attention;
 pub mod bert;
 pub mod cache;
+pub mod delta;
 pub mod e5s1;
 pub mod encoder;
 pub mod install;

@@ -82,10 +82,35 @@ pub fn make_features(
     context: &str,
     cfg: &SpanConfig,
 ) -> Result<Features, ModelError> {
+    passage_features(enc, &question_pieces(enc, question, cfg)?, context, cfg)
+}
+
+/// The question's pieces, cut to `cfg.max_question`.
+fn question_pieces(
+    enc: &Encoder,
+    question: &str,
+    cfg: &SpanConfig,
+) -> Result<Vec<u32>, ModelError> {
     let (mut q, _) = enc.pieces(question)?;
     q.truncate(cfg.max_question);
+    Ok(q)
+}
+
+/// Windows of `context` for a question already cut into pieces.
+fn passage_features(
+    enc: &Encoder,
+    question: &[u32],
+    context: &str,
+    cfg: &SpanConfig,
+) -> Result<Features, ModelError> {
     let (c, spans) = enc.pieces(context)?;
-    Ok(features_from_pieces(enc.special_ids(), &q, &c, spans, cfg))
+    Ok(features_from_pieces(
+        enc.special_ids(),
+        question,
+        &c,
+        spans,
+        cfg,
+    ))
 }
 
 /// [`make_features`] on pieces already computed (`specials` = `<s>, </s>, <pad>`).
@@ -349,8 +374,8 @@ fn gaussian(rng: &mut xlqa_core::SplitMix64) -> f32 {
 }
 
 /// Pads windows into one batch of ids.
-fn window_ids(feats: &[&Window]) -> Vec<Vec<u32>> {
-    feats.iter().map(|w| w.ids.clone()).collect()
+fn window_ids<'a>(feats: &[&'a Window]) -> Vec<&'a [u32]> {
+    feats.iter().map(|w| w.ids.as_slice()).collect()
 }
 
 /// Start/end logits of each window, in order, batching `batch` windows at a
@@ -497,21 +522,11 @@ impl SpanReader {
         passages: &[&str],
     ) -> Result<Vec<Option<SpanAnswer>>, SpanError> {
         let cfg = self.meta.config;
-        let (mut q, _) = self.enc.pieces(question)?;
-        q.truncate(cfg.max_question);
+        let q = question_pieces(&self.enc, question, &cfg)?;
         let feats = passages
             .iter()
-            .map(|p| {
-                let (c, spans) = self.enc.pieces(p)?;
-                Ok(features_from_pieces(
-                    self.enc.special_ids(),
-                    &q,
-                    &c,
-                    spans,
-                    &cfg,
-                ))
-            })
-            .collect::<Result<Vec<_>, SpanError>>()?;
+            .map(|p| passage_features(&self.enc, &q, p, &cfg))
+            .collect::<Result<Vec<_>, _>>()?;
         self.read_features(&feats, passages)
     }
 

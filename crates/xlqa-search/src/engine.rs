@@ -505,7 +505,10 @@ impl Engine {
         let mut note = None;
         if opts.reader == ReaderKind::Span {
             let t = Instant::now();
-            (answer, note) = self.read_span(q, &ql.lang, &hits, opts)?;
+            if opts.sentence_evidence {
+                self.ensure_query_vector(&q.question, &ql.lang, &mut q_emb, &mut timings)?;
+            }
+            (answer, note) = self.read_span(q, &ql.lang, q_emb.as_deref(), &hits, opts)?;
             timings.read_ms = ms(t);
         }
         if opts.reader == ReaderKind::Llm {
@@ -515,38 +518,14 @@ impl Engine {
         }
         if opts.reader == ReaderKind::Sentence {
             let t = Instant::now();
-            if q_emb.is_none() {
-                let te = Instant::now();
-                q_emb = self
-                    .encoder
-                    .encode(&[q.question.as_str()], TextKind::Query)?
-                    .pop();
-                timings.encode_ms += ms(te);
-                if let Some(v) = q_emb.as_mut() {
-                    self.to_index_space(&ql.lang, v)?;
-                }
-            }
+            self.ensure_query_vector(&q.question, &ql.lang, &mut q_emb, &mut timings)?;
             let top: Vec<(u32, &xlqa_core::Passage)> = hits
                 .iter()
                 .take(opts.read_top)
                 .filter_map(|h| store.get(h.passage).map(|p| (h.passage, p)))
                 .collect();
             if let Some(qe) = &q_emb {
-                let dense = &self.index.dense;
-                let context = |row: u32| -> f32 {
-                    dense
-                        .vector(row as usize)
-                        .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
-                        .unwrap_or(0.0)
-                };
-                if let Some(s) = best_sentence(
-                    &self.encoder,
-                    qe,
-                    &top,
-                    opts.context_weight,
-                    &context,
-                    self.index.manifest.debias.as_ref(),
-                )? {
+                if let Some(s) = self.evidence_sentence(qe, &top, opts)? {
                     if let Some(p) = store.get(s.passage) {
                         let cross = p.lang != ql.lang;
                         if cross {
@@ -608,6 +587,7 @@ impl Engine {
         &self,
         q: &Question,
         qlang: &Lang,
+        q_emb: Option<&[f32]>,
         hits: &[FusedHit],
         opts: &AskOptions,
     ) -> Result<(Option<Answer>, Option<String>), SearchError> {
@@ -626,8 +606,8 @@ impl Engine {
         if top.is_empty() {
             return Ok((None, Some("no passage matched the question".to_string())));
         }
-        let best = if opts.sentence_evidence {
-            self.span_in_best_sentence(reader, q, qlang, &top, opts)?
+        let best = if let (true, Some(qe)) = (opts.sentence_evidence, q_emb) {
+            self.span_in_best_sentence(reader, q, qe, &top, opts)?
         } else {
             let texts: Vec<&str> = top.iter().map(|(_, p)| p.text.as_str()).collect();
             let spans = reader.read(&q.question, &texts)?;
@@ -729,36 +709,13 @@ impl Engine {
         &self,
         reader: &SpanReader,
         q: &Question,
-        qlang: &Lang,
+        qe: &[f32],
         top: &[(&FusedHit, &xlqa_core::Passage)],
         opts: &AskOptions,
     ) -> Result<Option<(f32, usize, xlqa_models::span::SpanAnswer)>, SearchError> {
-        let Some(mut qe) = self
-            .encoder
-            .encode(&[q.question.as_str()], TextKind::Query)?
-            .pop()
-        else {
-            return Ok(None);
-        };
-        self.to_index_space(qlang, &mut qe)?;
         let rows: Vec<(u32, &xlqa_core::Passage)> =
             top.iter().map(|(h, p)| (h.passage, *p)).collect();
-        let dense = &self.index.dense;
-        let context = |row: u32| -> f32 {
-            dense
-                .vector(row as usize)
-                .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
-                .unwrap_or(0.0)
-        };
-        let Some(sent) = best_sentence(
-            &self.encoder,
-            &qe,
-            &rows,
-            opts.context_weight,
-            &context,
-            self.index.manifest.debias.as_ref(),
-        )?
-        else {
+        let Some(sent) = self.evidence_sentence(qe, &rows, opts)? else {
             return Ok(None);
         };
         let Some(k) = top.iter().position(|(h, _)| h.passage == sent.passage) else {
@@ -770,6 +727,51 @@ impl Engine {
         s.start += sent.start;
         s.end += sent.start;
         Ok(Some((s.score, k, s)))
+    }
+
+    /// Fills in the question's vector in the index space when retrieval did
+    /// not compute one (BM25 only).
+    fn ensure_query_vector(
+        &self,
+        question: &str,
+        qlang: &Lang,
+        q_emb: &mut Option<Vec<f32>>,
+        timings: &mut StageTimings,
+    ) -> Result<(), SearchError> {
+        if q_emb.is_none() {
+            let te = Instant::now();
+            *q_emb = self.encoder.encode(&[question], TextKind::Query)?.pop();
+            timings.encode_ms += ms(te);
+            if let Some(v) = q_emb.as_mut() {
+                self.to_index_space(qlang, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The sentence of `rows` closest to the question vector `qe`
+    /// (LAReQA-style; the passage's own score weighs in by `context_weight`).
+    fn evidence_sentence(
+        &self,
+        qe: &[f32],
+        rows: &[(u32, &xlqa_core::Passage)],
+        opts: &AskOptions,
+    ) -> Result<Option<crate::reader::SentenceAnswer>, SearchError> {
+        let dense = &self.index.dense;
+        let context = |row: u32| -> f32 {
+            dense
+                .vector(row as usize)
+                .map(|v| v.iter().zip(qe.iter()).map(|(a, b)| a * b).sum())
+                .unwrap_or(0.0)
+        };
+        best_sentence(
+            &self.encoder,
+            qe,
+            rows,
+            opts.context_weight,
+            &context,
+            self.index.manifest.debias.as_ref(),
+        )
     }
 
     /// The generative reader over the top `read_top` hits.

@@ -105,7 +105,7 @@ impl TokenCounter for EncoderCounter<'_> {
 pub struct Progress {
     bar: ProgressBar,
     what: String,
-    len: u64,
+    len: std::sync::atomic::AtomicU64,
     log_lines: bool,
     last_tenth: std::sync::atomic::AtomicU64,
 }
@@ -113,15 +113,22 @@ pub struct Progress {
 impl Progress {
     pub fn set_position(&self, n: u64) {
         self.bar.set_position(n);
-        if self.log_lines && self.len > 0 {
-            let tenth = n * 10 / self.len;
+        let len = self.len.load(std::sync::atomic::Ordering::Relaxed);
+        if self.log_lines && len > 0 {
+            let tenth = n * 10 / len;
             let prev = self
                 .last_tenth
                 .swap(tenth, std::sync::atomic::Ordering::Relaxed);
             if tenth > prev {
-                eprintln!("{}: {n}/{} ({}%)", self.what, self.len, tenth * 10);
+                eprintln!("{}: {n}/{len} ({}%)", self.what, tenth * 10);
             }
         }
+    }
+
+    /// Changes the number of steps (when it is known only once work started).
+    pub fn set_length(&self, n: u64) {
+        self.bar.set_length(n);
+        self.len.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn inc(&self, d: u64) {
@@ -166,7 +173,7 @@ pub fn bar(len: u64, what: &str, show: bool) -> Progress {
     Progress {
         bar: pb,
         what: what.to_string(),
-        len,
+        len: std::sync::atomic::AtomicU64::new(len),
         log_lines: show && !tty,
         last_tenth: std::sync::atomic::AtomicU64::new(0),
     }
@@ -481,5 +488,6 @@ pub fn encoder_info(e: &Encoder) -> EncoderInfo {
         weights_sha256: e.weights_sha256().to_string(),
         dim: e.dim(),
         precision: e.options().precision.to_string(),
+        delta_dir: e.delta_dir().map(|d| d.display().to_string()),
     }
 }

@@ -66,6 +66,10 @@ pub struct Pair {
     /// `{folder}/{file}:{question id}` for TyDi (with `+xor_en` appended for
     /// the English-translation anchor).
     pub source: String,
+    /// Texts in `b`'s language that look like `b` but do not answer `a`
+    /// (TyDi: the other sentences of the answer's passage, the negatives
+    /// that DPR's loss calls "hard"); empty for translations.
+    pub hard_negatives: Vec<String>,
 }
 
 /// What relates `b` to `a`.
@@ -444,6 +448,7 @@ fn read_aligned_all(
                 b_lang: en.clone(),
                 kind: PairKind::Translation,
                 source: format!("{source_file}:{}", i + 1),
+                hard_negatives: Vec::new(),
             };
             summary.count_pair(&pair);
             pairs.push(pair);
@@ -697,6 +702,13 @@ impl TydiFile<'_> {
                     }
                     let sentence = context[range.start..end].trim();
                     let source = format!("{}:{id}", self.source_file);
+                    let hard_negatives: Vec<String> = sentences
+                        .iter()
+                        .filter(|r| r.end <= range.start || r.start >= end)
+                        .map(|r| context[r.clone()].trim())
+                        .filter(|t| t.chars().count() >= 10)
+                        .map(str::to_string)
+                        .collect();
                     let pair = Pair {
                         a: question.to_string(),
                         a_lang: self.lang.clone(),
@@ -704,6 +716,7 @@ impl TydiFile<'_> {
                         b_lang: self.lang.clone(),
                         kind: PairKind::QuestionAnswer,
                         source: source.clone(),
+                        hard_negatives: hard_negatives.clone(),
                     };
                     summary.count_pair(&pair);
                     pairs.push(pair);
@@ -718,6 +731,7 @@ impl TydiFile<'_> {
                             b_lang: self.lang.clone(),
                             kind: PairKind::QuestionAnswer,
                             source: format!("{source}+xor_en"),
+                            hard_negatives,
                         };
                         summary.count_pair(&pair);
                         pairs.push(pair);
@@ -940,6 +954,7 @@ mod tests {
                 b_lang: lang("en"),
                 kind: PairKind::Translation,
                 source: format!("{label}/tatoeba.deu-eng.deu:1"),
+                hard_negatives: Vec::new(),
             }
         );
         assert_eq!(pairs[1].source, format!("{label}/tatoeba.deu-eng.deu:2"));
@@ -1309,6 +1324,7 @@ mod tests {
             b_lang: lang("en"),
             kind: PairKind::Translation,
             source: String::new(),
+            hard_negatives: Vec::new(),
         };
         let pairs = vec![p("가", "A"), p("나", "B"), p("다", "C")];
         let eval: HashSet<String> = ["가".to_string(), "C".to_string()].into();

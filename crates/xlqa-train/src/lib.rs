@@ -5,6 +5,9 @@
 //! * [`trainer`]: contrastive training (in-batch softmax, MixCSE; X-Y or
 //!   monolingual batches) of a linear adapter with candle, on cached
 //!   encoder embeddings.
+//! * [`finetune`]: contrastive fine-tuning of the encoder's top layers
+//!   (in-batch / DPR / MixCSE, translation ranking, word alignment with a
+//!   regularizer; X-Y or monolingual batches) on cached lower-layer states.
 //! * [`reader`]: the extractive span reader (top encoder layers + start/end
 //!   head trained on cached lower-layer states).
 //! * [`adapter`]: the trained adapter on disk (safetensors + recipe JSON
@@ -12,6 +15,7 @@
 
 pub mod adapter;
 pub mod data;
+pub mod finetune;
 pub mod reader;
 pub mod trainer;
 

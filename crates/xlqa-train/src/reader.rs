@@ -282,7 +282,8 @@ pub fn cache_items(
     progress: &dyn Fn(usize, usize),
 ) -> Result<Vec<Item>, ReaderTrainError> {
     let mut rng = SplitMix64::new(cfg.seed ^ 0x05ee_d0fc_ac4e);
-    let mut windows = Vec::new(); // (ids, start, end, valid, example)
+    let mut windows = Vec::new(); // (start, end, valid, example)
+    let mut window_ids: Vec<Vec<u32>> = Vec::new();
     for (k, ex) in examples.iter().enumerate() {
         let (q, _) = enc.pieces(&ex.question)?;
         let (c, spans) = enc.pieces(&ex.context)?;
@@ -307,18 +308,20 @@ pub fn cache_items(
                 let (a, b) = f.spans[w.first_piece + i];
                 valid[w.ctx_offset + i] = a < b;
             }
-            windows.push((w.ids.clone(), start, end, valid, k));
+            windows.push((start, end, valid, k));
+            window_ids.push(w.ids.clone());
         }
     }
     let total = windows.len();
     let mut items = Vec::with_capacity(total);
     let h = enc.dim();
     let mut done = 0;
-    for chunk in windows.chunks(32) {
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|w| w.0.clone()).collect();
-        let (x, lens) = enc.hidden_states_ids(&ids, cfg.lower)?;
+    let mut targets = windows.into_iter();
+    for ids in window_ids.chunks(32) {
+        let (x, lens) = enc.hidden_states_ids(ids, cfg.lower)?;
         let x: Vec<Vec<Vec<f32>>> = x.to_dtype(DType::F32)?.to_vec3()?;
-        for ((w, rows), len) in chunk.iter().zip(x).zip(lens) {
+        for ((rows, len), (start, end, valid, example)) in x.into_iter().zip(lens).zip(&mut targets)
+        {
             let mut flat = Vec::with_capacity(len * h);
             for r in rows.iter().take(len) {
                 flat.extend(r.iter().map(|&v| half::f16::from_f32(v)));
@@ -326,13 +329,13 @@ pub fn cache_items(
             items.push(Item {
                 x: flat,
                 len,
-                start: w.1,
-                end: w.2,
-                valid: w.3.clone(),
-                example: w.4,
+                start,
+                end,
+                valid,
+                example,
             });
         }
-        done += chunk.len();
+        done += ids.len();
         progress(done, total);
     }
     Ok(items)
@@ -371,13 +374,19 @@ fn batch_tensors(
     Ok((x, lens, s, e, mask))
 }
 
-/// Loss of one batch: mean of the start and end cross-entropies.
-fn batch_loss(model: &SpanModel, items: &[&Item], h: usize) -> candle_core::Result<Tensor> {
+/// Loss of one batch (mean of the start and end cross-entropies) and the
+/// masked start/end logits.
+fn batch_loss(
+    model: &SpanModel,
+    items: &[&Item],
+    h: usize,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let (x, lens, ts, te, mask) = batch_tensors(items, h)?;
     let (s, e) = model.logits(&x, &lens)?;
-    let ls = candle_nn::loss::cross_entropy(&(s + &mask)?, &ts)?;
-    let le = candle_nn::loss::cross_entropy(&(e + &mask)?, &te)?;
-    (ls + le)? / 2.0
+    let (s, e) = ((s + &mask)?, (e + &mask)?);
+    let ls = candle_nn::loss::cross_entropy(&s, &ts)?;
+    let le = candle_nn::loss::cross_entropy(&e, &te)?;
+    Ok((((ls + le)? / 2.0)?, s, e))
 }
 
 /// Batches of similar lengths in a seeded random order.
@@ -418,12 +427,8 @@ pub fn evaluate(
     let (mut hit, mut pos) = (0usize, 0usize);
     let refs: Vec<&Item> = items.iter().collect();
     for chunk in refs.chunks(32) {
-        let (x, lens, ts, te, mask) = batch_tensors(chunk, h)?;
-        let (s, e) = model.logits(&x, &lens)?;
-        let (s, e) = ((s + &mask)?, (e + &mask)?);
-        let ls = candle_nn::loss::cross_entropy(&s, &ts)?;
-        let le = candle_nn::loss::cross_entropy(&e, &te)?;
-        let l = ((ls + le)? / 2.0)?.to_scalar::<f32>()? as f64;
+        let (l, s, e) = batch_loss(model, chunk, h)?;
+        let l = l.to_scalar::<f32>()? as f64;
         loss += l * chunk.len() as f64;
         n += chunk.len();
         let s: Vec<Vec<f32>> = s.to_vec2()?;
@@ -519,7 +524,7 @@ pub fn train_reader(
             };
             opt.set_learning_rate(lr);
             let refs: Vec<&Item> = b.iter().map(|&i| &train[i]).collect();
-            let loss = batch_loss(model, &refs, h)?;
+            let (loss, _, _) = batch_loss(model, &refs, h)?;
             let l = loss.to_scalar::<f32>()? as f64;
             if !l.is_finite() {
                 return Err(ReaderTrainError::Config(format!(

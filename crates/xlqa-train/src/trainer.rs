@@ -42,6 +42,9 @@ use xlqa_core::SplitMix64 as Rng;
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     InBatch,
+    /// In-batch plus hard negatives (DPR); the adapter has no hard
+    /// negatives and trains it as `in-batch`.
+    Dpr,
     Mixcse,
 }
 
@@ -50,8 +53,11 @@ impl std::str::FromStr for Loss {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "in-batch" => Ok(Loss::InBatch),
+            "dpr" => Ok(Loss::Dpr),
             "mixcse" => Ok(Loss::Mixcse),
-            _ => Err(format!("unknown loss '{s}' (expected in-batch or mixcse)")),
+            _ => Err(format!(
+                "unknown loss '{s}' (expected in-batch, dpr or mixcse)"
+            )),
         }
     }
 }
@@ -164,7 +170,7 @@ impl Params {
     /// The variables the optimizer updates (the scale only for `in-batch`).
     pub fn trainable(&self, cfg: &TrainConfig) -> Vec<Var> {
         match cfg.loss {
-            Loss::InBatch => vec![self.w.clone(), self.log_scale.clone()],
+            Loss::InBatch | Loss::Dpr => vec![self.w.clone(), self.log_scale.clone()],
             Loss::Mixcse => vec![self.w.clone()],
         }
     }
@@ -210,7 +216,7 @@ pub fn batch_loss(
         hits as f64 / n.max(1) as f64
     };
     let loss = match cfg.loss {
-        Loss::InBatch => {
+        Loss::InBatch | Loss::Dpr => {
             let logits = sim.broadcast_mul(&p.log_scale.as_tensor().exp()?)?;
             let l1 = candle_nn::loss::cross_entropy(&logits, &targets)?;
             let l2 = candle_nn::loss::cross_entropy(&logits.t()?.contiguous()?, &targets)?;

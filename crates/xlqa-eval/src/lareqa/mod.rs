@@ -430,6 +430,7 @@ pub fn lexical_manifest(analyzers: &BTreeMap<String, Analyzer>) -> xlqa_index::M
             weights_sha256: String::new(),
             dim: 0,
             precision: String::new(),
+            delta_dir: None,
         },
         String::new(),
         xlqa_index::manifest::ChunkingInfo {
