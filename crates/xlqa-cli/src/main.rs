@@ -535,6 +535,18 @@ fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
     Ok(enc)
 }
 
+/// The base encoder with f32 weights (what trainable layer copies need).
+fn load_f32_encoder(home: &ModelHome) -> Result<Encoder> {
+    Encoder::load(
+        home,
+        EncoderOptions {
+            precision: Precision::F32,
+            ..EncoderOptions::default()
+        },
+    )
+    .context("loading the encoder (f32)")
+}
+
 fn load_langid(home: &ModelHome) -> Result<LangId> {
     let p = home
         .ensure(&LID_176)

@@ -463,7 +463,6 @@ fn run_layers(
     t0: Instant,
 ) -> Result<()> {
     use xlqa_models::delta::{save_delta, DeltaMeta, DELTA_FORMAT};
-    use xlqa_models::{EncoderOptions, Precision};
     use xlqa_train::finetune::{self, FinetuneConfig, FtModel, SourcePairs};
     let show = !a.quiet;
     let cfg = FinetuneConfig {
@@ -492,14 +491,7 @@ fn run_layers(
         ..a.enc.clone()
     };
     let base = crate::load_encoder(&home, &base_args)?;
-    let f32_enc = Encoder::load(
-        &home,
-        EncoderOptions {
-            precision: Precision::F32,
-            ..EncoderOptions::default()
-        },
-    )
-    .context("loading the encoder (f32)")?;
+    let f32_enc = crate::load_f32_encoder(&home)?;
     let model = FtModel::from_encoder(&f32_enc, &cfg)?;
     drop(f32_enc);
     let list: Vec<SourcePairs> = sources

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use xlqa_models::span::{ReaderMeta, SpanConfig, SpanModel, READER_FORMAT};
-use xlqa_models::{Encoder, EncoderOptions, Precision};
+use xlqa_models::{Encoder, EncoderOptions};
 use xlqa_search::indexer::bar;
 use xlqa_train::reader::{self, ReaderTrainConfig};
 
@@ -107,14 +107,7 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
     }
     let home = crate::home()?;
     // the trainable copies need f32 weights; the cache uses the inference kernels
-    let f32_enc = Encoder::load(
-        &home,
-        EncoderOptions {
-            precision: Precision::F32,
-            ..EncoderOptions::default()
-        },
-    )
-    .context("loading the encoder (f32)")?;
+    let f32_enc = crate::load_f32_encoder(&home)?;
     if cfg.lower >= f32_enc.num_layers() {
         bail!(
             "--frozen-layers {} leaves nothing to train (the encoder has {} layers)",

@@ -743,12 +743,7 @@ pub fn train(
             if step >= total {
                 break;
             }
-            let lr = if step < warm {
-                cfg.lr * (step + 1) as f64 / warm as f64
-            } else {
-                cfg.lr * (total - step) as f64 / (total - warm).max(1) as f64
-            };
-            opt.set_learning_rate(lr);
+            opt.set_learning_rate(crate::warmup_linear_lr(cfg.lr, step, warm, total));
             let refs: Vec<&FtPair> = b.iter().map(|&i| &train[i]).collect();
             let (loss, p) = batch_loss(m, prep, &refs, cfg, true)?;
             let l = f64::from(loss.to_scalar::<f32>()?);

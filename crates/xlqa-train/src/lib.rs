@@ -21,3 +21,13 @@ pub mod trainer;
 
 pub use adapter::{Adapter, AdapterError, AdapterMeta};
 pub use trainer::{Batching, EpochLog, Loss, TrainConfig, TrainError, VecPair};
+
+/// Learning rate at `step` of `total`: linear warm-up over the first `warm`
+/// steps to `peak`, then linear decay to 0 (both trainers use it).
+pub fn warmup_linear_lr(peak: f64, step: usize, warm: usize, total: usize) -> f64 {
+    if step < warm {
+        peak * (step + 1) as f64 / warm.max(1) as f64
+    } else {
+        peak * total.saturating_sub(step) as f64 / (total.saturating_sub(warm)).max(1) as f64
+    }
+}

@@ -517,12 +517,7 @@ pub fn train_reader(
             if step >= total {
                 break;
             }
-            let lr = if step < warm {
-                cfg.lr * (step + 1) as f64 / warm as f64
-            } else {
-                cfg.lr * (total - step) as f64 / (total - warm).max(1) as f64
-            };
-            opt.set_learning_rate(lr);
+            opt.set_learning_rate(crate::warmup_linear_lr(cfg.lr, step, warm, total));
             let refs: Vec<&Item> = b.iter().map(|&i| &train[i]).collect();
             let (loss, _, _) = batch_loss(model, &refs, h)?;
             let l = loss.to_scalar::<f32>()? as f64;
