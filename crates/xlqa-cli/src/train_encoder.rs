@@ -505,7 +505,7 @@ fn run_layers(
     let t_cache = Instant::now();
     let n_texts: usize = sources.iter().map(|(_, p)| 2 * p.len()).sum();
     let pb = bar(n_texts as u64, "lower-layer states", show);
-    let prep = finetune::prepare(&base, &list, &cfg, &|done, total| {
+    let mut prep = finetune::prepare(&base, &list, &cfg, &|done, total| {
         pb.set_length(total as u64);
         pb.set_position(done as u64)
     })?;
@@ -519,7 +519,7 @@ fn run_layers(
             prep.aligned_tokens
         );
     }
-    let (train, dev) = finetune::split_dev(prep.pairs.clone(), a.dev_every, a.seed);
+    let (train, dev) = finetune::split_dev(std::mem::take(&mut prep.pairs), a.dev_every, a.seed);
     if show {
         eprintln!(
             "training layers {}..{} on {} pairs ({} held out), {} epoch(s) of batches of {}, loss {:?}, batching {:?}, align {}, reg {}",

@@ -707,7 +707,15 @@ pub fn train(
             "epochs must be at least 1 and the batch size at least 2".into(),
         ));
     }
-    let total = total_steps(train, cfg);
+    let mut rng = SplitMix64::new(cfg.seed);
+    // the first epoch's batches also give the schedule's length (the same
+    // batches `total_steps` counts: same seed, same first draw)
+    let mut next_batches = Some(make_batches(train, cfg, &mut rng));
+    let per_epoch = next_batches.as_ref().map_or(0, Vec::len);
+    let mut total = per_epoch * cfg.epochs;
+    if cfg.max_steps > 0 {
+        total = total.min(cfg.max_steps);
+    }
     if total == 0 {
         return Err(FinetuneError::Config(format!(
             "{} training pairs make no batch of 2",
@@ -723,7 +731,6 @@ pub fn train(
         },
     )?;
     let warm = ((total as f64 * cfg.warmup).ceil() as usize).max(1);
-    let mut rng = SplitMix64::new(cfg.seed);
     let t0 = std::time::Instant::now();
     let (dev_loss, dev_acc) = evaluate(m, prep, dev, cfg)?;
     let mut log = vec![FtEpoch {
@@ -739,7 +746,10 @@ pub fn train(
     for epoch in 1..=cfg.epochs {
         let mut sum = LossParts::default();
         let mut steps = 0;
-        for b in make_batches(train, cfg, &mut rng) {
+        let batches = next_batches
+            .take()
+            .unwrap_or_else(|| make_batches(train, cfg, &mut rng));
+        for b in batches {
             if step >= total {
                 break;
             }
