@@ -8,15 +8,23 @@
 //! * [`finetune`]: contrastive fine-tuning of the encoder's top layers
 //!   (in-batch / DPR / MixCSE, translation ranking, word alignment with a
 //!   regularizer; X-Y or monolingual batches) on cached lower-layer states.
-//! * [`reader`]: the extractive span reader (top encoder layers + start/end
-//!   head trained on cached lower-layer states).
+//! * [`reader`], [`qa_data`], [`reader_plan`], [`reader_run`],
+//!   [`reader_job`]: the extractive span reader (top encoder layers +
+//!   start/end head) trained on SQuAD-format data with language-balanced
+//!   sampling, no-answer windows, and checkpoints that resume exactly;
+//!   [`adamw`] is the optimizer whose state those checkpoints hold.
 //! * [`adapter`]: the trained adapter on disk (safetensors + recipe JSON
 //!   with checksum) and its application to embeddings.
 
+pub mod adamw;
 pub mod adapter;
 pub mod data;
 pub mod finetune;
+pub mod qa_data;
 pub mod reader;
+pub mod reader_job;
+pub mod reader_plan;
+pub mod reader_run;
 pub mod trainer;
 
 pub use adapter::{Adapter, AdapterError, AdapterMeta};

@@ -1,17 +1,18 @@
 //! The span-reader trainer on the real encoder: a few steps on a tiny slice
-//! lower the loss, change every trained parameter (and only those: the
-//! frozen layers are not parameters at all, their states are cached), are
-//! deterministic for a seed, and the decoding returns the gold text when the
-//! logits point at it.
+//! lower the loss and change every trained parameter (the frozen layers are
+//! not parameters at all), runs are deterministic for a seed, a run stopped
+//! at a checkpoint and resumed ends bit-identical to an uninterrupted one,
+//! and decoding returns the gold text when the logits point at it.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use candle_core::Tensor;
 use xlqa_models::span::{SpanConfig, SpanModel};
 use xlqa_models::{Encoder, EncoderOptions, ModelHome, Precision};
-use xlqa_train::reader::{
-    cache_items, decode_text, evaluate, train_reader, ReaderExample, ReaderTrainConfig,
-};
+use xlqa_train::reader::{decode_text, ReaderExample, WindowKind};
+use xlqa_train::reader_plan::{build_plan, Plan, PlanConfig};
+use xlqa_train::reader_run::{DevSet, Run, RunControl, RunObserver, StepConfig};
 
 fn home() -> ModelHome {
     ModelHome::from_env().expect("model home")
@@ -45,7 +46,7 @@ fn ex(id: &str, lang: &str, q: &str, c: &str, a: &str) -> ReaderExample {
         question: q.into(),
         context: c.into(),
         answer: (s, s + a.len()),
-        source: "tydi",
+        title: format!("t{id}"),
     }
 }
 
@@ -63,17 +64,21 @@ fn examples() -> Vec<ReaderExample> {
     ]
 }
 
-fn cfg(steps: usize, seed: u64) -> ReaderTrainConfig {
-    ReaderTrainConfig {
+fn cfg(steps: usize, seed: u64) -> StepConfig {
+    StepConfig {
         lower: 10,
-        epochs: 20,
-        batch: 4,
         lr: 5e-4,
         warmup: 0.1,
-        max_steps: steps,
-        seed,
-        keep_negative: 1.0,
-        ..ReaderTrainConfig::default()
+        weight_decay: 0.01,
+        layer_decay: 1.0,
+        plan: PlanConfig {
+            steps,
+            batch: 4,
+            alpha: 0.5,
+            negative_rate: 0.0,
+            seed,
+            span: SpanConfig::default(),
+        },
     }
 }
 
@@ -81,24 +86,79 @@ fn flat(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1().unwrap()
 }
 
+fn plan(exs: &[ReaderExample], c: &StepConfig) -> Plan {
+    let idx: Vec<usize> = (0..exs.len()).collect();
+    build_plan(int8(), exs, &idx, &c.plan, &|_, _| {}).unwrap()
+}
+
+struct Quiet;
+impl RunObserver for Quiet {
+    fn step(&self, _: usize, _: usize, _: f64) {}
+    fn note(&self, _: &str) {}
+}
+
+fn control(stop: Option<usize>) -> RunControl {
+    RunControl {
+        checkpoint_every: Duration::from_secs(3600),
+        stop_after_steps: stop,
+        time_budget: None,
+        eval_every: 0,
+    }
+}
+
+fn weights(m: &SpanModel) -> Vec<Vec<f32>> {
+    m.vars().iter().map(|v| flat(v.as_tensor())).collect()
+}
+
+/// Trains `c` on the examples in `dir` (resuming when asked); the weights.
+fn train(
+    c: &StepConfig,
+    dir: &std::path::Path,
+    stop: Option<usize>,
+    resume: bool,
+) -> Vec<Vec<f32>> {
+    let exs = examples();
+    let p = plan(&exs, c);
+    let dev = DevSet::new(int8(), p.windows[..2].to_vec(), c.lower).unwrap();
+    let model = SpanModel::from_encoder(f32_enc(), c.lower, c.plan.seed).unwrap();
+    let run = Run {
+        enc: int8(),
+        model: &model,
+        plan: &p,
+        dev: &dev,
+        cfg: *c,
+        dir: dir.to_path_buf(),
+    };
+    run.run(resume, control(stop), &Quiet).unwrap();
+    weights(&model)
+}
+
 #[test]
 fn a_few_steps_lower_the_loss_and_touch_only_the_trained_parameters() {
     let c = cfg(24, 7);
-    let items = cache_items(int8(), &examples(), &c, &|_, _| {}).unwrap();
-    assert_eq!(items.len(), 8, "one window per short example");
-    let model = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
-    let before: Vec<Vec<f32>> = model.vars().iter().map(|v| flat(v.as_tensor())).collect();
-    let (loss0, _) = evaluate(&model, &items, &c, 384).unwrap();
-    let log = train_reader(&model, &items, &items, &c, 384, &|_, _, _| {}, &mut |_| {
-        Ok(())
-    })
-    .unwrap();
-    let (loss1, exact) = evaluate(&model, &items, &c, 384).unwrap();
-    println!("loss {loss0:.3} -> {loss1:.3}, exact spans {exact:.2}, log {log:?}");
+    let exs = examples();
+    let p = plan(&exs, &c);
+    assert_eq!(p.windows.len(), 96);
+    assert!(p.windows.iter().all(|w| w.kind == WindowKind::Answer));
+    let dev = DevSet::new(int8(), p.windows[..8].to_vec(), c.lower).unwrap();
+    let model = SpanModel::from_encoder(f32_enc(), c.lower, c.plan.seed).unwrap();
+    let before = weights(&model);
+    let (loss0, _, _) = dev.evaluate(&model, 30).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run {
+        enc: int8(),
+        model: &model,
+        plan: &p,
+        dev: &dev,
+        cfg: c,
+        dir: dir.path().to_path_buf(),
+    };
+    let out = run.run(false, control(None), &Quiet).unwrap();
+    assert!(out.finished);
+    let (loss1, exact, _) = dev.evaluate(&model, 30).unwrap();
+    println!("loss {loss0:.3} -> {loss1:.3}, exact spans {exact:.2}");
     assert!(loss1 < 0.5 * loss0, "loss {loss0} -> {loss1}");
-    // every trained tensor moved
-    for (i, (v, b)) in model.vars().iter().zip(&before).enumerate() {
-        let a = flat(v.as_tensor());
+    for (i, (a, b)) in weights(&model).iter().zip(&before).enumerate() {
         let d: f32 = a
             .iter()
             .zip(b)
@@ -106,34 +166,73 @@ fn a_few_steps_lower_the_loss_and_touch_only_the_trained_parameters() {
             .fold(0.0, f32::max);
         assert!(d > 0.0, "parameter {i} did not change");
     }
-    // the frozen encoder is untouched: its trainable copy of a top layer is
-    // still the base weights (the model's layers are separate copies)
+    // the base encoder is untouched (the model's layers are separate copies)
     let base = f32_enc().trainable_layer(10).unwrap();
     assert_eq!(
         flat(base.wqkv.as_tensor()),
         before[0],
         "the base encoder's layer 10 changed"
     );
-    // the trained model reads the gold spans of its training set
     assert!(exact >= 0.75, "exact-span rate {exact}");
+    assert!(
+        dir.path().join("checkpoint/state.json").is_file(),
+        "a checkpoint at the end"
+    );
 }
 
 #[test]
 fn training_is_deterministic_for_a_seed() {
     let c = cfg(6, 11);
-    let items = cache_items(int8(), &examples(), &c, &|_, _| {}).unwrap();
-    let run = || {
-        let m = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
-        train_reader(&m, &items, &items[..2], &c, 384, &|_, _, _| {}, &mut |_| {
-            Ok(())
-        })
-        .unwrap();
-        m.vars()
-            .iter()
-            .map(|v| flat(v.as_tensor()))
-            .collect::<Vec<_>>()
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(
+        train(&c, d1.path(), None, false),
+        train(&c, d2.path(), None, false)
+    );
+}
+
+#[test]
+fn a_run_stopped_and_resumed_ends_bit_identical() {
+    let c = StepConfig {
+        plan: PlanConfig {
+            negative_rate: 0.5,
+            ..cfg(8, 5).plan
+        },
+        ..cfg(8, 5)
     };
-    assert_eq!(run(), run());
+    let d = tempfile::tempdir().unwrap();
+    let straight = train(&c, d.path(), None, false);
+    let r = tempfile::tempdir().unwrap();
+    let half = train(&c, r.path(), Some(3), false);
+    assert_ne!(half, straight, "stopped early");
+    let resumed = train(&c, r.path(), None, true);
+    assert_eq!(
+        resumed, straight,
+        "resumed run differs from the uninterrupted one"
+    );
+    // other settings are refused
+    let other = StepConfig { lr: 1e-3, ..c };
+    let exs = examples();
+    let p = plan(&exs, &other);
+    let dev = DevSet::new(int8(), Vec::new(), other.lower).unwrap();
+    let model = SpanModel::from_encoder(f32_enc(), other.lower, 5).unwrap();
+    let run = Run {
+        enc: int8(),
+        model: &model,
+        plan: &p,
+        dev: &dev,
+        cfg: other,
+        dir: r.path().to_path_buf(),
+    };
+    let e = run.run(true, control(None), &Quiet).err().unwrap();
+    assert!(e.to_string().contains("other settings"), "{e}");
+    // nothing to resume from
+    let empty = tempfile::tempdir().unwrap();
+    let run = Run {
+        dir: empty.path().to_path_buf(),
+        ..run
+    };
+    let e = run.run(true, control(None), &Quiet).err().unwrap();
+    assert!(e.to_string().contains("no checkpoint"), "{e}");
 }
 
 #[test]
@@ -174,75 +273,30 @@ fn decoding_returns_the_gold_text_in_every_script() {
 }
 
 #[test]
-fn long_passages_are_cut_into_windows_that_keep_the_answer() {
-    let enc = int8();
+fn long_passages_give_an_answer_window_and_negatives_from_the_same_passage() {
     let filler =
         "Die Stadt hat viele Straßen und Plätze, und jeden Tag kommen Besucher. ".repeat(40);
     let context = format!("{filler}Der Turm ist 84 Meter hoch. {filler}");
     let e = ex("long", "de", "Wie hoch ist der Turm?", &context, "84 Meter");
-    let c = ReaderTrainConfig {
-        keep_negative: 1.0,
-        ..cfg(1, 1)
-    };
-    let items = cache_items(enc, std::slice::from_ref(&e), &c, &|_, _| {}).unwrap();
-    let pieces = enc.count_tokens(&context);
-    assert!(pieces > 3 * c.span.max_seq, "{pieces} pieces");
-    assert!(items.len() >= 6, "{} windows", items.len());
-    // with all negatives kept, exactly the windows holding the answer have a target
-    let positives = items.iter().filter(|i| i.has_answer()).count();
-    assert!(
-        (1..=3).contains(&positives),
-        "{positives} windows with the answer"
-    );
-}
-
-#[test]
-fn stopping_after_an_epoch_gives_that_epochs_checkpoint() {
-    let c = ReaderTrainConfig {
-        epochs: 2,
-        max_steps: 0,
-        ..cfg(0, 5)
-    };
-    let items = cache_items(int8(), &examples()[..4], &c, &|_, _| {}).unwrap();
-    let weights = |m: &SpanModel| {
-        m.vars()
-            .iter()
-            .map(|v| flat(v.as_tensor()))
-            .collect::<Vec<_>>()
-    };
-    let full = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
-    let mut first = None;
-    train_reader(
-        &full,
-        &items,
-        &items[..1],
-        &c,
-        384,
-        &|_, _, _| {},
-        &mut |e| {
-            if e.epoch == 1 {
-                first = Some(weights(&full));
-            }
-            Ok(())
+    let pieces = int8().count_tokens(&context);
+    assert!(pieces > 3 * 256, "{pieces} pieces");
+    let c = StepConfig {
+        plan: PlanConfig {
+            negative_rate: 1.0,
+            ..cfg(10, 1).plan
         },
-    )
-    .unwrap();
-    let stopped = SpanModel::from_encoder(f32_enc(), c.lower, c.seed).unwrap();
-    let c1 = ReaderTrainConfig {
-        stop_after_epochs: 1,
-        ..c.clone()
+        ..cfg(10, 1)
     };
-    let log = train_reader(
-        &stopped,
-        &items,
-        &items[..1],
-        &c1,
-        384,
-        &|_, _, _| {},
-        &mut |_| Ok(()),
-    )
-    .unwrap();
-    assert_eq!(log.last().unwrap().epoch, 1);
-    assert_eq!(Some(weights(&stopped)), first);
-    assert_ne!(weights(&stopped), weights(&full));
+    let p = plan(std::slice::from_ref(&e), &c);
+    let n = |k: WindowKind| p.windows.iter().filter(|w| w.kind == k).count();
+    assert_eq!(n(WindowKind::Answer), 20, "{:?}", p.kinds);
+    assert_eq!(
+        n(WindowKind::OtherWindow),
+        20,
+        "one passage: negatives are its other windows"
+    );
+    for w in &p.windows {
+        assert_eq!(w.has_answer(), w.start != 0);
+        assert!(w.ids.len() <= 256);
+    }
 }
