@@ -199,7 +199,7 @@ pub struct EvalReaderOpenArgs {
     /// Where the span is read: sentence (the evidence sentence, as `ask`
     /// by default) or passages (best span score over the top passages).
     #[arg(long, default_value = "sentence")]
-    span_evidence: String,
+    span_evidence: xlqa_search::SpanEvidence,
     /// Which settings to run: all (whole pool), own-removed, or both.
     #[arg(long, default_value = "both")]
     setting: String,
@@ -224,9 +224,10 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
             precision: None,
             encoder: None,
         },
-    )?
-    .with_span_reader(crate::load_span_reader(&a.reader)?);
-    if !engine.index.store.iter().any(|p| p.group.is_some()) {
+        "span",
+        &a.reader,
+    )?;
+    if !engine.index().store.iter().any(|p| p.group.is_some()) {
         anyhow::bail!(
             "index {} has no linked passages (no `group`): rebuild it from a fresh \
              `xlqa eval xquad-collection`",
@@ -239,21 +240,17 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
             k: a.read_top,
             ..xlqa_search::RetrieveOptions::default()
         },
-        reader: xlqa_search::ReaderKind::Span,
+        reader: "span".into(),
         read_top: a.read_top,
         retrieval_weight: a.retrieval_weight,
         project: !a.no_project,
-        sentence_evidence: match a.span_evidence.as_str() {
-            "sentence" => true,
-            "passages" => false,
-            other => anyhow::bail!("--span-evidence: '{other}' (expected sentence or passages)"),
-        },
+        span_evidence: a.span_evidence,
         ..xlqa_search::AskOptions::default()
     };
     let mut md = format!(
         "# Span reader on the XQuAD open pool ({} passages)\n\nTop {} passages read (hybrid \
          retrieval), retrieval weight {}, projection {}.\n",
-        engine.index.store.len(),
+        engine.index().store.len(),
         a.read_top,
         a.retrieval_weight,
         if a.no_project { "off" } else { "on" }
@@ -329,8 +326,9 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
 }
 
 fn engine_reader_meta(a: &crate::ReaderArgs) -> Result<serde_json::Value> {
-    let p = crate::reader_dir(a).join("reader.json");
+    let dir = crate::span_reader_dir(a)?;
+    let p = dir.join("reader.json");
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text)?;
-    Ok(serde_json::json!({"weights_sha256": v["weights_sha256"], "dir": crate::reader_dir(a)}))
+    Ok(serde_json::json!({"weights_sha256": v["weights_sha256"], "dir": dir}))
 }

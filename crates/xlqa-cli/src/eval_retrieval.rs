@@ -15,7 +15,7 @@ use xlqa_eval::openeval::{
     evaluate, read_gold, read_qrels, read_run, resolve_qrels, resolve_run, retrieve_all, EvalInput,
     EvalOptions, GoldFormat, GoldOptions,
 };
-use xlqa_search::{RetrieveOptions, RetrieverKind};
+use xlqa_search::{RetrieveOptions, RetrieverChoice};
 
 #[derive(Args)]
 pub struct RetrievalArgs {
@@ -44,7 +44,7 @@ pub struct RetrievalArgs {
     run: Option<PathBuf>,
     /// bm25, dense or hybrid (when retrieving now).
     #[arg(long, default_value = "hybrid")]
-    retriever: RetrieverKind,
+    retriever: RetrieverChoice,
     /// Passages retrieved per question (and candidates per retriever before fusion).
     #[arg(long, default_value_t = 100)]
     depth: usize,
@@ -194,32 +194,37 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                     precision: a.precision,
                     encoder: None,
                 },
+                "none",
+                &crate::ReaderArgs {
+                    reader_dir: None,
+                    reader_exact: false,
+                },
             )?;
             let opts = RetrieveOptions {
-                retriever: a.retriever,
+                retriever: a.retriever.clone(),
                 k: a.depth,
                 depth: a.depth,
+                fusion: a.fusion.fusion,
                 rrf_k: a.fusion.rrf_k,
-                w_dense: a.fusion.w_dense,
-                w_bm25: a.fusion.w_bm25,
+                weights: a.fusion.weights(),
                 exclude_langs: a.exclude_lang.clone(),
                 ..RetrieveOptions::default()
             };
             let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
             // raw question vectors through the embedding cache, so a rerun
             // (another index, retriever or exclusion) encodes nothing
-            let embeddings = if a.retriever == RetrieverKind::Bm25 {
+            let embeddings = if !e.retrieval_needs_vector(&opts) {
                 None
             } else {
                 let home = crate::home()?;
                 let mut cache = xlqa_models::EmbeddingCache::open(
                     &home.root().join("cache").join("embeddings"),
-                    e.encoder(),
+                    e.corpus.encoder(),
                 )?;
                 let texts: Vec<&str> = gold.items.iter().map(|i| i.question.as_str()).collect();
                 let qbar = xlqa_search::indexer::bar(texts.len() as u64, "questions", !a.quiet);
                 let (v, _) = cache.encode(
-                    e.encoder(),
+                    e.corpus.encoder(),
                     &texts,
                     xlqa_models::TextKind::Query,
                     512,
@@ -238,7 +243,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
             )?;
             bar.finish_and_clear();
             let mut how = format!("{} retrieval, depth {}", a.retriever.as_str(), a.depth);
-            if a.retriever == RetrieverKind::Hybrid {
+            if a.retriever == RetrieverChoice::Hybrid {
                 how += &format!(
                     " (RRF k {}, weights dense {} / bm25 {})",
                     a.fusion.rrf_k, a.fusion.w_dense, a.fusion.w_bm25
@@ -257,7 +262,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
         }
     }
     let passages: Vec<&Passage> = match (&engine, &index) {
-        (Some(e), _) => e.index.store.iter().collect(),
+        (Some(e), _) => e.index().store.iter().collect(),
         (None, Some(i)) => i.store.iter().collect(),
         (None, None) => bail!("no index is open"),
     };

@@ -14,9 +14,12 @@ use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use xlqa_core::{Lang, Question, ReadOptions};
-use xlqa_models::install::{ModelHome, DEFAULT_ARTIFACTS, LID_176};
+use xlqa_models::install::{ModelHome, DEFAULT_ARTIFACTS};
 use xlqa_models::{Encoder, EncoderOptions, Precision};
-use xlqa_search::{AskOptions, Engine, IndexOptions, ReaderKind, RetrieveOptions, RetrieverKind};
+use xlqa_search::{
+    AskOptions, EncoderChoice, Engine, EngineBuilder, FusionMethod, IndexOptions, RetrieveOptions,
+    RetrieverChoice, SpanEvidence,
+};
 use xlqa_text::langid::LangId;
 
 #[derive(Parser)]
@@ -65,8 +68,13 @@ enum TrainCmd {
     /// GoldP train pairs; the encoder itself stays frozen).
     Encoder(train_encoder::TrainEncoderArgs),
     /// Train the extractive span reader (top encoder layers + start/end head)
-    /// on TyDi GoldP train (en, ko, sw) and English questions on Korean passages.
+    /// on SQuAD-format QA data (default: SQuAD v1.1 train, the native sets of
+    /// qa_train/ and TyDi GoldP train), with checkpoints and --resume.
     Reader(train_reader::TrainReaderArgs),
+    /// Fit how the span reader compares answers read from different
+    /// passages (on the held-out part of its training data; written into
+    /// its reader.json).
+    Calibrate(train_reader::CalibrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -148,39 +156,11 @@ struct EncoderArgs {
     encoder: Option<String>,
 }
 
-/// The encoder new indexes and evaluations use when `--encoder` is not
-/// given. The shipped aligned encoder is not the default: it raises LAReQA
-/// (sentence) mAP but lowers paragraph retrieval on the XQuAD pool.
-const DEFAULT_ENCODER: &str = "base";
-
-/// The shipped fine-tuned encoder: `models/aligned-encoder` of the source tree.
-fn shipped_encoder_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/aligned-encoder")
-}
-
-/// The delta folder an `--encoder` value names (None: the base model).
-fn encoder_delta_dir(choice: &str) -> Result<Option<PathBuf>> {
-    Ok(match choice {
-        "base" => None,
-        "aligned" => Some(shipped_encoder_dir()),
-        dir => {
-            let p = PathBuf::from(dir);
-            if !p.is_dir() {
-                bail!(
-                    "--encoder '{dir}': expected base, aligned or the folder of a fine-tuned \
-                     encoder (encoder.json + encoder.safetensors from `xlqa train encoder`)"
-                );
-            }
-            Some(p)
-        }
-    })
-}
-
 /// Which span reader to use.
 #[derive(Args, Clone)]
 struct ReaderArgs {
     /// Span reader folder (reader.json + reader.safetensors). Default:
-    /// $XLQA_READER, else the reader shipped in the repository (models/span-reader).
+    /// $XLQA_READER, else the reader shipped in the binary (the repository's models/span-reader).
     #[arg(long = "reader-dir")]
     reader_dir: Option<PathBuf>,
     /// Run the reader's trained layers in f32 exactly as trained (slower)
@@ -189,55 +169,34 @@ struct ReaderArgs {
     reader_exact: bool,
 }
 
-/// The shipped reader: `models/span-reader` of the source tree this binary was built from.
-fn shipped_reader_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/span-reader")
-}
-
-fn reader_dir(a: &ReaderArgs) -> PathBuf {
-    a.reader_dir
-        .clone()
-        .or_else(|| {
-            std::env::var_os("XLQA_READER")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(shipped_reader_dir)
+/// The span reader's folder: --reader-dir, $XLQA_READER, or the shipped one.
+fn span_reader_dir(a: &ReaderArgs) -> Result<PathBuf> {
+    Ok(match &a.reader_dir {
+        Some(d) => d.clone(),
+        None => xlqa_search::builder::default_span_reader_dir(&home()?)?,
+    })
 }
 
 fn load_span_reader(a: &ReaderArgs) -> Result<xlqa_models::span::SpanReader> {
-    let dir = reader_dir(a);
-    let meta = dir.join("reader.json");
-    if !meta.exists() {
-        bail!(
-            "no span reader at {}: pass --reader-dir DIR, set XLQA_READER, or train one \
-             with `xlqa train reader --out DIR`",
-            dir.display()
-        );
-    }
-    let text =
-        std::fs::read_to_string(&meta).with_context(|| format!("reading {}", meta.display()))?;
-    let m: xlqa_models::span::ReaderMeta =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", meta.display()))?;
-    let precision: Precision = m
-        .lower_precision
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("{}: {e}", meta.display()))?;
-    let enc = Encoder::load(
-        &home()?,
-        EncoderOptions {
-            precision,
-            ..EncoderOptions::default()
-        },
-    )
-    .context("loading the encoder")?;
-    xlqa_models::span::SpanReader::load(&dir, enc, a.reader_exact)
-        .with_context(|| format!("loading the span reader from {}", dir.display()))
+    let home = home()?;
+    let dir = span_reader_dir(a)?;
+    let span = xlqa_search::read::span::Span::load(&xlqa_search::read::LoadContext {
+        home: &home,
+        span_dir: dir.clone(),
+        span_exact: a.reader_exact,
+        progress: &|m| eprintln!("{m}"),
+    })
+    .with_context(|| format!("loading the span reader from {}", dir.display()))?;
+    Ok(span.into_reader())
 }
 
 /// Weights and constant of the reciprocal rank fusion (hybrid retrieval).
 #[derive(Args, Clone, Copy)]
 struct FusionArgs {
+    /// How ranked lists are fused: rrf (reciprocal rank fusion) or interp
+    /// (weighted sum of min-max normalized scores).
+    #[arg(long, default_value = "rrf")]
+    fusion: FusionMethod,
     /// Reciprocal rank fusion constant.
     #[arg(long, default_value_t = 60.0)]
     rrf_k: f32,
@@ -251,9 +210,9 @@ struct FusionArgs {
 
 #[derive(Args, Clone)]
 struct RetrieveArgs {
-    /// bm25, dense or hybrid (dense + BM25 fused by reciprocal rank fusion).
+    /// bm25, dense or hybrid (every retriever, fused).
     #[arg(long, default_value = "hybrid")]
-    retriever: RetrieverKind,
+    retriever: RetrieverChoice,
     /// Passages to return.
     #[arg(short, long, default_value_t = 5)]
     k: usize,
@@ -273,15 +232,25 @@ struct RetrieveArgs {
     exact: bool,
 }
 
+impl FusionArgs {
+    fn weights(&self) -> std::collections::BTreeMap<String, f32> {
+        [
+            ("dense".to_string(), self.w_dense),
+            ("bm25".to_string(), self.w_bm25),
+        ]
+        .into()
+    }
+}
+
 impl RetrieveArgs {
     fn options(&self) -> RetrieveOptions {
         RetrieveOptions {
-            retriever: self.retriever,
+            retriever: self.retriever.clone(),
             k: self.k,
             depth: self.depth,
+            fusion: self.fusion.fusion,
             rrf_k: self.fusion.rrf_k,
-            w_dense: self.fusion.w_dense,
-            w_bm25: self.fusion.w_bm25,
+            weights: self.fusion.weights(),
             exclude_langs: self.exclude_lang.clone(),
             ann_ef: self.ann_ef,
             use_ann: !self.exact,
@@ -316,7 +285,7 @@ struct AskArgs {
     /// (generated in the question's language by Qwen2.5-Coder-0.5B-Instruct
     /// from the top passages; installs ~500 MB on first use; slow) or none.
     #[arg(long, default_value = "span")]
-    reader: ReaderKind,
+    reader: String,
     /// Span reader: weight of a passage's retrieval score (relative to the
     /// top passage's) added to the span's logit score.
     #[arg(long, default_value_t = 2.0)]
@@ -329,7 +298,7 @@ struct AskArgs {
     /// the question); passages: the best span score over the top passages
     /// (plus --retrieval-weight × the passage's relative retrieval score).
     #[arg(long, default_value = "sentence")]
-    span_evidence: String,
+    span_evidence: SpanEvidence,
     #[command(flatten)]
     span_reader: ReaderArgs,
     /// Passages the reader looks at.
@@ -467,6 +436,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Train {
             cmd: TrainCmd::Reader(a),
         } => train_reader::run(a),
+        Cmd::Train {
+            cmd: TrainCmd::Calibrate(a),
+        } => train_reader::calibrate(a),
         Cmd::Languages => {
             for (lang, desc) in xlqa_text::analyze::supported_languages() {
                 println!("{lang:<8} {desc}");
@@ -520,19 +492,16 @@ fn models(cmd: ModelsCmd) -> Result<()> {
     Ok(())
 }
 
-fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
-    let opts = EncoderOptions {
+fn encoder_choice(args: &EncoderArgs) -> EncoderChoice {
+    EncoderChoice {
+        encoder: args.encoder.clone(),
+        precision: args.precision,
         batch_size: args.batch_size.max(1),
-        precision: args.precision.unwrap_or_default(),
-        ..EncoderOptions::default()
-    };
-    let mut enc = Encoder::load(home, opts).context("loading the encoder")?;
-    let choice = args.encoder.as_deref().unwrap_or(DEFAULT_ENCODER);
-    if let Some(dir) = encoder_delta_dir(choice)? {
-        enc.apply_delta(&dir)
-            .with_context(|| format!("loading the fine-tuned encoder from {}", dir.display()))?;
     }
-    Ok(enc)
+}
+
+fn load_encoder(home: &ModelHome, args: &EncoderArgs) -> Result<Encoder> {
+    xlqa_search::builder::load_encoder(home, &encoder_choice(args)).context("loading the encoder")
 }
 
 /// The base encoder with f32 weights (what trainable layer copies need).
@@ -548,10 +517,7 @@ fn load_f32_encoder(home: &ModelHome) -> Result<Encoder> {
 }
 
 fn load_langid(home: &ModelHome) -> Result<LangId> {
-    let p = home
-        .ensure(&LID_176)
-        .context("installing the language identifier")?;
-    LangId::load(&p).context("loading the language identifier")
+    Ok(xlqa_search::builder::load_langid(home)?)
 }
 
 fn index(a: IndexArgs) -> Result<()> {
@@ -600,56 +566,20 @@ fn index(a: IndexArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_engine(dir: &Path, enc: &EncoderArgs) -> Result<Engine> {
-    let home = home()?;
-    let mut enc = enc.clone();
-    if enc.precision.is_none() {
-        // the precision the index was built with (a missing or unreadable
-        // manifest is reported by Engine::open below)
-        let m = xlqa_index::Manifest::read(&dir.join("manifest.json")).ok();
-        if let Some(m) = m {
-            let p: Precision = m.encoder.precision.parse().map_err(|e: String| {
-                anyhow::anyhow!(
-                    "{}: encoder precision: {e}",
-                    dir.join("manifest.json").display()
-                )
-            })?;
-            enc.precision = Some(p);
-        }
-    }
-    if enc.encoder.is_none() {
-        // the encoder the index was built with
-        if let Ok(m) = xlqa_index::Manifest::read(&dir.join("manifest.json")) {
-            enc.encoder = Some(index_encoder_choice(&m.encoder, dir)?);
-        }
-    }
-    let encoder = load_encoder(&home, &enc)?;
-    let langid = load_langid(&home)?;
-    Ok(Engine::open(dir, encoder, langid)?)
-}
-
-/// The `--encoder` value that rebuilds the encoder an index records.
-fn index_encoder_choice(e: &xlqa_index::EncoderInfo, dir: &Path) -> Result<String> {
-    if e.id == xlqa_models::E5_SMALL_ID {
-        return Ok("base".into());
-    }
-    if let Ok(m) = xlqa_models::delta::read_delta_meta(&shipped_encoder_dir()) {
-        if m.encoder_id() == e.id && m.combined_sha256() == e.weights_sha256 {
-            return Ok("aligned".into());
-        }
-    }
-    if let Some(d) = &e.delta_dir {
-        if Path::new(d).is_dir() {
-            return Ok(d.clone());
-        }
-    }
-    bail!(
-        "index {} was built with the fine-tuned encoder {} (delta folder {}), which is not \
-         the shipped one and not found: pass --encoder DIR",
-        dir.display(),
-        e.id,
-        e.delta_dir.as_deref().unwrap_or("not recorded")
-    )
+/// The engine over the index at `dir` with the reader `reader` (or `none`).
+fn open_engine(dir: &Path, enc: &EncoderArgs, reader: &str, span: &ReaderArgs) -> Result<Engine> {
+    let progress = |m: &str| eprintln!("{m}");
+    Ok(EngineBuilder::new(dir)
+        .home(home()?)
+        .encoder(EncoderChoice {
+            batch_size: enc.batch_size.max(1),
+            ..encoder_choice(enc)
+        })
+        .reader(reader)
+        .span_reader_dir(span.reader_dir.clone())
+        .span_exact(span.reader_exact)
+        .progress(&progress)
+        .build()?)
 }
 
 fn ask(a: AskArgs) -> Result<()> {
@@ -679,29 +609,16 @@ fn ask(a: AskArgs) -> Result<()> {
             qs
         }
     };
-    let mut engine = open_engine(&a.index, &a.enc)?;
-    if a.reader == ReaderKind::Span {
-        engine = engine.with_span_reader(load_span_reader(&a.span_reader)?);
-    }
-    if a.reader == ReaderKind::Llm {
-        eprintln!("loading the generative reader (slow on a CPU: several seconds per answer)");
-        let llm = xlqa_models::llm::LlmReader::load(&home()?, &|m| eprintln!("{m}"))
-            .context("loading the generative reader")?;
-        engine = engine.with_llm_reader(llm);
-    }
+    let engine = open_engine(&a.index, &a.enc, &a.reader, &a.span_reader)?;
     let opts = AskOptions {
         retrieve: a.retrieve.options(),
-        reader: a.reader,
+        reader: a.reader.clone(),
         read_top: a.read_top,
         lang: a.lang.clone(),
         context_weight: a.context_weight,
         retrieval_weight: a.retrieval_weight,
         project: !a.no_project,
-        sentence_evidence: match a.span_evidence.as_str() {
-            "sentence" => true,
-            "passages" => false,
-            other => bail!("--span-evidence: '{other}' (expected sentence or passages)"),
-        },
+        span_evidence: a.span_evidence,
     };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(
@@ -768,16 +685,17 @@ fn demo(a: DemoArgs) -> Result<()> {
         ..IndexOptions::default()
     };
     let r = xlqa_search::build_index(docs, &encoder, &langid, &idx, &opts)?;
+    drop((encoder, langid));
     output::print_build_report(&r, &idx);
     eprintln!(
         "== 3/3 asking {} (questions in several languages)",
         qfile.display()
     );
-    let engine =
-        Engine::open(&idx, encoder, langid)?.with_span_reader(load_span_reader(&ReaderArgs {
-            reader_dir: None,
-            reader_exact: false,
-        })?);
+    let reader_args = ReaderArgs {
+        reader_dir: None,
+        reader_exact: false,
+    };
+    let engine = open_engine(&idx, &enc_args, "span", &reader_args)?;
     let (qs, _) = xlqa_core::read_questions(&qfile, &ReadOptions::default())?;
     let opts = AskOptions {
         retrieve: RetrieveOptions {
@@ -873,6 +791,11 @@ fn eval(cmd: EvalCmd) -> Result<()> {
                     batch_size: 32,
                     precision: None,
                     encoder: None,
+                },
+                "sentence",
+                &ReaderArgs {
+                    reader_dir: None,
+                    reader_exact: false,
                 },
             )?;
             let rep = xlqa_eval::retrieval::evaluate_xquad_open(

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use xlqa_search::engine::AskResult;
+use xlqa_search::AskResult;
 use xlqa_search::BuildReport;
 
 fn clip(s: &str, n: usize) -> String {
@@ -112,13 +112,16 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
     }
     writeln!(out, "  passages ({}):", r.retriever.as_str())?;
     for p in &r.passages {
-        let mut parts = Vec::new();
-        if let (Some(rk), Some(s)) = (p.dense_rank, p.dense_score) {
-            parts.push(format!("dense #{rk} {s:.3}"));
-        }
-        if let (Some(rk), Some(s)) = (p.bm25_rank, p.bm25_score) {
-            parts.push(format!("bm25 #{rk} {s:.2}"));
-        }
+        // BM25 scores are unbounded: two decimals; similarities: three
+        let parts: Vec<String> = p
+            .ranks
+            .0
+            .iter()
+            .map(|r| match r.name {
+                "bm25" => format!("{} #{} {:.2}", r.name, r.rank, r.score),
+                _ => format!("{} #{} {:.3}", r.name, r.rank, r.score),
+            })
+            .collect();
         writeln!(
             out,
             "   {}. [{}] {} \"{}\" score {:.4} ({})",
@@ -139,13 +142,8 @@ pub fn print_result(out: &mut impl Write, r: &AskResult) -> std::io::Result<()> 
     )
 }
 
-fn reader_name(r: &AskResult) -> &'static str {
-    match r.answer.as_ref().map(|a| a.reader) {
-        Some(xlqa_search::ReaderKind::Sentence) => "sentence",
-        Some(xlqa_search::ReaderKind::Span) => "span",
-        Some(xlqa_search::ReaderKind::Llm) => "llm",
-        _ => "none",
-    }
+fn reader_name(r: &AskResult) -> &str {
+    r.answer.as_ref().map_or("none", |a| a.reader.as_str())
 }
 
 /// TREC run lines: `qid Q0 docid rank score tag`. Whitespace inside ids

@@ -86,6 +86,8 @@ pub struct TrainReaderArgs {
 struct Observer {
     pb: Progress,
     show: bool,
+    /// Whether steps carry a training loss worth printing.
+    losses: bool,
     /// (start, first step seen, loss sum since the last line).
     since: std::cell::Cell<Option<(std::time::Instant, usize)>>,
     loss: std::cell::Cell<(f64, usize)>,
@@ -109,9 +111,13 @@ impl RunObserver for Observer {
         if step.is_multiple_of(LINE_EVERY) || step == total {
             let per = t0.elapsed().as_secs_f64() / (step - first) as f64;
             let left = per * (total - step) as f64;
+            let loss = if self.losses {
+                format!(" loss {:.4},", sum / n as f64)
+            } else {
+                String::new()
+            };
             self.note(&format!(
-                "step {step}/{total}: loss {:.4}, {per:.2} s/step, eta {}h{:02}m",
-                sum / n as f64,
+                "step {step}/{total}:{loss} {per:.2} s/step, eta {}h{:02}m",
                 (left / 3600.0) as u64,
                 ((left % 3600.0) / 60.0) as u64
             ));
@@ -182,6 +188,7 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
     let obs = Observer {
         pb: bar(a.steps as u64, "training", !a.quiet),
         show: !a.quiet,
+        losses: true,
         since: std::cell::Cell::new(None),
         loss: std::cell::Cell::new((0.0, 0)),
     };
@@ -193,5 +200,52 @@ pub fn run(a: TrainReaderArgs) -> Result<()> {
             rep.step, rep.total_steps
         );
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// The reader folder (its reader.json gets the fitted calibration).
+    #[arg(long)]
+    reader_dir: PathBuf,
+    /// The reader's training data (default: as `xlqa train reader`); its
+    /// held-out paragraphs are the calibration pool.
+    #[arg(long = "data")]
+    data: Vec<PathBuf>,
+    /// The shared data folder for the default --data.
+    #[arg(long)]
+    shared_data: Option<PathBuf>,
+    /// Held-out questions per language.
+    #[arg(long, default_value_t = 60)]
+    per_lang: usize,
+    /// Passages read per question.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn calibrate(a: CalibrateArgs) -> Result<()> {
+    let sources = if a.data.is_empty() {
+        xlqa_train::qa_data::default_sources(&crate::data_dir(a.shared_data.clone())?, false)
+    } else {
+        a.data.clone()
+    };
+    let job = xlqa_train::calibrate::CalibrateJob {
+        reader_dir: a.reader_dir.clone(),
+        sources,
+        per_lang: a.per_lang,
+        top: a.top,
+    };
+    let obs = Observer {
+        pb: bar(0, "reading", !a.quiet),
+        show: !a.quiet,
+        losses: false,
+        since: std::cell::Cell::new(None),
+        loss: std::cell::Cell::new((0.0, 0)),
+    };
+    let rep = xlqa_train::calibrate::run_calibration(&job, &crate::home()?, &obs)?;
+    obs.pb.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&rep)?);
     Ok(())
 }

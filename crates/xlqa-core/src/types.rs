@@ -73,4 +73,7 @@ pub struct StageTimings {
     pub fuse_ms: f64,
     pub read_ms: f64,
     pub total_ms: f64,
+    /// Retrievers other than dense (`dense_ms`) and BM25 (`lexical_ms`), by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub other_retrievers_ms: std::collections::BTreeMap<String, f64>,
 }

@@ -21,7 +21,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 use xlqa_core::{Lang, Question, StageTimings};
-use xlqa_search::engine::{AskOptions, Engine, ReaderKind, RetrieveOptions, RetrieverKind};
+use xlqa_search::{AskOptions, Engine, RetrieveOptions, RetrieverChoice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -211,12 +211,12 @@ pub fn evaluate_xquad_open(
             opts.limit_per_lang.is_none_or(|l| *c <= l)
         })
         .collect();
-    let store = &engine.index.store;
+    let store = &engine.index().store;
     let norm_text: Vec<String> = store.iter().map(|p| norm(&p.text)).collect();
     if !store.iter().any(|p| p.doc_id.starts_with("xquad.")) {
         return Err(EvalError::Data(format!(
             "index {} was not built from `xlqa eval xquad-collection` (no xquad.* documents)",
-            engine.index.dir.display()
+            engine.index().dir.display()
         )));
     }
 
@@ -225,7 +225,7 @@ pub fn evaluate_xquad_open(
     let mut embs = Vec::with_capacity(texts.len());
     let chunk = 256;
     for (i, c) in texts.chunks(chunk).enumerate() {
-        embs.extend(engine.embed_questions(c)?);
+        embs.extend(engine.corpus.embed_questions(c)?);
         if opts.progress {
             eprint!(
                 "\rencoding questions {}/{}",
@@ -242,9 +242,9 @@ pub fn evaluate_xquad_open(
     let mut runs = Vec::new();
     let mut retrieve_latency = BTreeMap::new();
     for retriever in [
-        RetrieverKind::Bm25,
-        RetrieverKind::Dense,
-        RetrieverKind::Hybrid,
+        RetrieverChoice::bm25(),
+        RetrieverChoice::dense(),
+        RetrieverChoice::Hybrid,
     ] {
         for own_removed in [false, true] {
             let mut rows: BTreeMap<String, RecallRow> = BTreeMap::new();
@@ -252,7 +252,7 @@ pub fn evaluate_xquad_open(
             let mut timings = Vec::new();
             for (qi, (q, emb)) in questions.iter().zip(&embs).enumerate() {
                 let ropts = RetrieveOptions {
-                    retriever,
+                    retriever: retriever.clone(),
                     k: 20,
                     depth: 100,
                     exclude_langs: if own_removed {
@@ -374,7 +374,7 @@ pub fn evaluate_xquad_open(
         let r = engine.ask(
             &question,
             &AskOptions {
-                reader: ReaderKind::Sentence,
+                reader: "sentence".into(),
                 ..AskOptions::default()
             },
         )?;

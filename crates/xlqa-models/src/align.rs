@@ -58,36 +58,63 @@ pub fn token_embeddings(
     Ok(TokenEmbeddings { vectors, spans })
 }
 
+/// Cosine similarities of every live source piece to every live target
+/// piece (`-inf` where either piece has an empty span).
+struct Similarity {
+    n: usize,
+    m: usize,
+    sim: Vec<f32>,
+}
+
+impl Similarity {
+    fn new(src: &TokenEmbeddings, tgt: &TokenEmbeddings) -> Similarity {
+        let (n, m) = (src.vectors.len(), tgt.vectors.len());
+        let live = |e: &TokenEmbeddings, i: usize| e.spans[i].0 < e.spans[i].1;
+        let mut sim = vec![f32::NEG_INFINITY; n * m];
+        for i in (0..n).filter(|&i| live(src, i)) {
+            for j in (0..m).filter(|&j| live(tgt, j)) {
+                sim[i * m + j] = src.vectors[i]
+                    .iter()
+                    .zip(&tgt.vectors[j])
+                    .map(|(a, b)| a * b)
+                    .sum();
+            }
+        }
+        Similarity { n, m, sim }
+    }
+
+    fn row_best(&self, i: usize) -> Option<usize> {
+        argmax((0..self.m).map(|j| self.sim[i * self.m + j]))
+    }
+
+    /// Pairs that are each other's best match.
+    fn mutual(&self) -> Vec<(usize, usize)> {
+        let col_best: Vec<Option<usize>> = (0..self.m)
+            .map(|j| argmax((0..self.n).map(|i| self.sim[i * self.m + j])))
+            .collect();
+        (0..self.n)
+            .filter_map(|i| {
+                let j = self.row_best(i)?;
+                (col_best[j] == Some(i)).then_some((i, j))
+            })
+            .collect()
+    }
+
+    /// Each source piece of `[a, b]` with its best target piece (not mutual).
+    fn forward(&self, (a, b): (usize, usize)) -> Vec<(usize, usize)> {
+        (a..=b.min(self.n.saturating_sub(1)))
+            .filter_map(|i| self.row_best(i).map(|j| (i, j)))
+            .collect()
+    }
+}
+
 /// Mutual-argmax alignment between `src` and `tgt` pieces; pieces with an
 /// empty span (a lone word marker) take no part.
 pub fn align_argmax(src: &TokenEmbeddings, tgt: &TokenEmbeddings) -> Vec<(usize, usize)> {
-    let (n, m) = (src.vectors.len(), tgt.vectors.len());
-    if n == 0 || m == 0 {
+    if src.vectors.is_empty() || tgt.vectors.is_empty() {
         return Vec::new();
     }
-    let live = |e: &TokenEmbeddings, i: usize| e.spans[i].0 < e.spans[i].1;
-    let mut sim = vec![f32::NEG_INFINITY; n * m];
-    for i in (0..n).filter(|&i| live(src, i)) {
-        for j in (0..m).filter(|&j| live(tgt, j)) {
-            sim[i * m + j] = src.vectors[i]
-                .iter()
-                .zip(&tgt.vectors[j])
-                .map(|(a, b)| a * b)
-                .sum();
-        }
-    }
-    let row_best: Vec<Option<usize>> = (0..n)
-        .map(|i| argmax((0..m).map(|j| sim[i * m + j])))
-        .collect();
-    let col_best: Vec<Option<usize>> = (0..m)
-        .map(|j| argmax((0..n).map(|i| sim[i * m + j])))
-        .collect();
-    (0..n)
-        .filter_map(|i| {
-            let j = row_best[i]?;
-            (col_best[j] == Some(i)).then_some((i, j))
-        })
-        .collect()
+    Similarity::new(src, tgt).mutual()
 }
 
 fn argmax(it: impl Iterator<Item = f32>) -> Option<usize> {
@@ -101,22 +128,38 @@ fn argmax(it: impl Iterator<Item = f32>) -> Option<usize> {
 }
 
 /// Target pieces `[first, last]` for source pieces `[a, b]`: the extent of
-/// the target pieces aligned to them. `None` when none is aligned, or when
-/// the extent is implausibly long (more than 3× the source plus 4 pieces:
-/// scattered alignments, not a phrase).
+/// the target pieces aligned to them. `None` when none is aligned. When the
+/// aligned pieces are scattered (their extent longer than 3× the source
+/// plus 4 pieces), the densest cluster that fits that length is taken (most
+/// aligned pieces; the earliest on ties).
 pub fn project_pieces(
     alignments: &[(usize, usize)],
     (a, b): (usize, usize),
 ) -> Option<(usize, usize)> {
-    let hits: Vec<usize> = alignments
+    let mut hits: Vec<usize> = alignments
         .iter()
         .filter(|(i, _)| *i >= a && *i <= b)
         .map(|&(_, j)| j)
         .collect();
-    let lo = *hits.iter().min()?;
-    let hi = *hits.iter().max()?;
-    let src_len = b - a + 1;
-    (hi - lo < 3 * src_len + 4).then_some((lo, hi))
+    hits.sort_unstable();
+    let (lo, hi) = (*hits.first()?, *hits.last()?);
+    let limit = 3 * (b - a + 1) + 4;
+    if hi - lo < limit {
+        return Some((lo, hi));
+    }
+    let mut best = (0usize, lo, lo);
+    for (k, &start) in hits.iter().enumerate() {
+        let inside: Vec<usize> = hits[k..]
+            .iter()
+            .copied()
+            .take_while(|&j| j - start < limit)
+            .collect();
+        let end = *inside.last().unwrap_or(&start);
+        if inside.len() > best.0 {
+            best = (inside.len(), start, end);
+        }
+    }
+    Some((best.1, best.2))
 }
 
 /// A span carried into another passage.
@@ -154,14 +197,18 @@ pub fn project_span(
     let Some(pieces) = crate::span::pieces_covering(&s.spans, start, end) else {
         return Ok(None);
     };
-    let al = align_argmax(&s, &t);
-    Ok(project_pieces(&al, pieces).map(|(lo, hi)| {
+    if s.vectors.is_empty() || t.vectors.is_empty() {
+        return Ok(None);
+    }
+    // mutual argmax first; where it leaves the answer's pieces unaligned,
+    // each piece's best match (SimAlign's argmax fallback)
+    let sim = Similarity::new(&s, &t);
+    let found = project_pieces(&sim.mutual(), pieces)
+        .map(|p| (p, "alignment"))
+        .or_else(|| project_pieces(&sim.forward(pieces), pieces).map(|p| (p, "alignment-argmax")));
+    Ok(found.map(|((lo, hi), method)| {
         let (start, end) = whole_words(tgt, t.spans[lo].0, t.spans[hi].1);
-        Projected {
-            start,
-            end,
-            method: "alignment",
-        }
+        Projected { start, end, method }
     }))
 }
 
@@ -238,11 +285,29 @@ mod tests {
     }
 
     #[test]
-    fn projection_takes_the_extent_and_refuses_scatter() {
+    fn projection_takes_the_extent_or_the_densest_cluster() {
         let al = vec![(0, 5), (1, 6), (2, 3), (4, 30)];
         assert_eq!(project_pieces(&al, (0, 1)), Some((5, 6)));
         assert_eq!(project_pieces(&al, (0, 2)), Some((3, 6)));
         assert_eq!(project_pieces(&al, (3, 3)), None);
-        assert_eq!(project_pieces(&al, (2, 4)), None); // 3..30: scattered
+        // 3..30 is scattered (limit 3 × 3 + 4 = 13): the cluster is the one piece 3 or 30
+        assert_eq!(project_pieces(&al, (2, 4)), Some((3, 3)));
+        let al = vec![(0, 2), (1, 40), (2, 41), (3, 43)];
+        assert_eq!(
+            project_pieces(&al, (0, 3)),
+            Some((40, 43)),
+            "three of four near 40"
+        );
+    }
+
+    #[test]
+    fn forward_argmax_aligns_what_mutual_argmax_leaves_out() {
+        let s = emb(&[[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]);
+        let t = emb(&[[0.0, 1.0], [1.0, 0.1], [0.9, 0.0]]);
+        let sim = Similarity::new(&s, &t);
+        assert!(!sim.mutual().iter().any(|&(i, _)| i == 2));
+        // s2 is closest to t1 (0.77 vs 0.71 to t0 and t2)
+        assert_eq!(sim.forward((2, 2)), vec![(2, 1)]);
+        assert_eq!(sim.forward((0, 1)).len(), 2);
     }
 }

@@ -241,6 +241,29 @@ pub struct ReaderMeta {
     pub weights_sha256: String,
     /// How it was trained (command, data, seed, losses…), free-form JSON.
     pub recipe: serde_json::Value,
+    /// How to compare answers read from different passages (fitted by
+    /// `xlqa train calibrate` on held-out training data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// One score for a span read from one of several retrieved passages:
+/// `span − null_weight × null − rank_weight × ln(rank)` (rank from 1), so
+/// that spans of different passages can be compared. The reader is trained
+/// with "no answer" windows, so a passage that does not answer the question
+/// has a high null score.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    pub null_weight: f32,
+    pub rank_weight: f32,
+}
+
+impl Calibration {
+    /// The comparable score of a span with `span`/`null` logit sums read
+    /// from the passage at retrieval rank `rank` (1-based).
+    pub fn score(&self, span: f32, null: f32, rank: usize) -> f32 {
+        span - self.null_weight * null - self.rank_weight * (rank.max(1) as f32).ln()
+    }
 }
 
 /// Errors of the span reader.

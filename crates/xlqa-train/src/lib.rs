@@ -12,12 +12,14 @@
 //!   [`reader_job`]: the extractive span reader (top encoder layers +
 //!   start/end head) trained on SQuAD-format data with language-balanced
 //!   sampling, no-answer windows, and checkpoints that resume exactly;
-//!   [`adamw`] is the optimizer whose state those checkpoints hold.
+//!   [`adamw`] is the optimizer whose state those checkpoints hold;
+//!   [`calibrate`] fits how spans read from different passages compare.
 //! * [`adapter`]: the trained adapter on disk (safetensors + recipe JSON
 //!   with checksum) and its application to embeddings.
 
 pub mod adamw;
 pub mod adapter;
+pub mod calibrate;
 pub mod data;
 pub mod finetune;
 pub mod qa_data;

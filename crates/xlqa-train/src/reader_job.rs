@@ -121,6 +121,7 @@ pub fn run_reader_job(
                 outcome.seconds,
                 dv.len(),
             ),
+            calibration: None,
         };
         let mp = job.out.join("reader.json");
         let text = serde_json::to_string_pretty(&meta)

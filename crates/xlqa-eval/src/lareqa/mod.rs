@@ -541,14 +541,20 @@ impl PoolScorer for HybridScorer<'_> {
             .collect();
         let qu = &self.bm25.data.questions[q];
         let bm25 = self.bm25.pool.search(&qu.text, qu.lang, self.depth)?;
-        let fused = xlqa_search::fusion::rrf(
-            &dense,
-            &bm25,
-            self.w_dense,
-            self.w_bm25,
-            self.rrf_k,
-            usize::MAX,
-        );
+        use xlqa_search::fusion::{rrf, RankedList};
+        let lists = [
+            RankedList {
+                name: "dense",
+                weight: self.w_dense,
+                hits: &dense,
+            },
+            RankedList {
+                name: "bm25",
+                weight: self.w_bm25,
+                hits: &bm25,
+            },
+        ];
+        let fused = rrf(&lists, self.rrf_k, usize::MAX);
         let mut s = vec![LOWEST; ds.len()];
         for f in fused {
             s[f.passage as usize] = f.score;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use xlqa_core::{Passage, StageTimings};
-use xlqa_search::engine::{Engine, RetrieveOptions, RetrieverKind};
+use xlqa_search::{Engine, RetrieveOptions};
 
 /// What to compute.
 #[derive(Clone, Debug)]
@@ -124,7 +124,7 @@ pub fn retrieve_all(
     let batch = 64;
     let mut done = 0;
     for (ci, chunk) in items.chunks(batch).enumerate() {
-        let embs: Vec<Option<Vec<f32>>> = if opts.retriever == RetrieverKind::Bm25 {
+        let embs: Vec<Option<Vec<f32>>> = if !engine.retrieval_needs_vector(opts) {
             vec![None; chunk.len()]
         } else if let Some(e) = embeddings {
             e[ci * batch..ci * batch + chunk.len()]
@@ -135,6 +135,7 @@ pub fn retrieve_all(
         } else {
             let texts: Vec<&str> = chunk.iter().map(|i| i.question.as_str()).collect();
             engine
+                .corpus
                 .embed_questions(&texts)?
                 .into_iter()
                 .map(Some)
