@@ -7,6 +7,7 @@
 pub mod collection;
 pub mod lang;
 pub mod rng;
+pub mod testdata;
 pub mod types;
 
 pub use collection::{

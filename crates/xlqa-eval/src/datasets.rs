@@ -357,11 +357,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     fn data_dir() -> Option<PathBuf> {
-        let dir = shared_data_dir();
-        if dir.is_none() {
-            eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
-        }
-        dir
+        xlqa_core::testdata::shared_or_skip("datasets", "tydiqa_goldp_v1.1")
     }
 
     fn temp_file(name: &str, body: &str) -> PathBuf {

@@ -5,18 +5,9 @@ use std::process::Command;
 
 #[test]
 fn bm25_bench_runs_and_reports_recall() {
-    let data = std::env::var_os("XLQA_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-        });
-    if !data.join("xquad").is_dir() {
-        eprintln!(
-            "SKIP bm25_bench smoke: no data at {} (set XLQA_DATA)",
-            data.display()
-        );
+    let Some(data) = xlqa_core::testdata::shared_or_skip("bm25_bench smoke", "xquad") else {
         return;
-    }
+    };
     let exe = std::env::current_exe().unwrap();
     let bin = exe
         .parent()

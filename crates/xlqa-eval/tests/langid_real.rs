@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use xlqa_core::Lang;
-use xlqa_eval::datasets::{read_tydi_goldp_dev_dir, read_xquad_dir, shared_data_dir, QaExample};
+use xlqa_eval::datasets::{read_tydi_goldp_dev_dir, read_xquad_dir, QaExample};
 use xlqa_eval::langid_eval::{evaluate_langid, LangIdReport};
 use xlqa_text::langid::{DetectOptions, LangId, ScriptRule};
 
@@ -58,8 +58,7 @@ fn percent(r: &LangIdReport) -> String {
 
 #[test]
 fn langid_on_xquad_tydi_and_tatoeba() {
-    let Some(data) = shared_data_dir() else {
-        eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
+    let Some(data) = xlqa_core::testdata::shared_or_skip("langid_real", "tatoeba_laser_v1") else {
         return;
     };
     let started = std::time::Instant::now();

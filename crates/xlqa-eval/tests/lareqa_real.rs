@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use xlqa_eval::datasets::shared_data_dir;
 use xlqa_eval::lareqa::{
     self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
     LareqaReport, LoadOptions, PoolScorer,
@@ -81,8 +80,8 @@ fn close(a: f64, b: f64, what: &str) {
 
 #[test]
 fn lareqa_slice_matches_an_independent_computation() {
-    let Some(data_dir) = shared_data_dir() else {
-        eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
+    let Some(data_dir) = xlqa_core::testdata::shared_or_skip("lareqa_real", "lareqa_xquad_r")
+    else {
         return;
     };
     let dir = data_dir.join("lareqa_xquad_r");

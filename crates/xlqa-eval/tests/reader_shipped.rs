@@ -12,16 +12,7 @@ use xlqa_models::span::SpanReader;
 use xlqa_models::{Encoder, EncoderOptions, ModelHome};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("XLQA_DATA")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.join("xquad").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIP: no XQuAD at {} (set XLQA_DATA)", dir.display());
-        None
-    }
+    xlqa_core::testdata::shared_or_skip("reader_shipped", "xquad")
 }
 
 fn shipped() -> PathBuf {

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 /// [`IndexWriter::finish`] is called, after the manifest is written. An
 /// interrupted build leaves at most the partial directory, which the next
 /// build of the same `OUT` removes. An existing index at `OUT` is replaced
-/// only with `force`, and only once the new one is complete.
+/// only with `force`, and only once the new one is complete: it is first
+/// renamed to `OUT.old`, then the new one to `OUT`. A build killed between
+/// the two renames leaves `OUT.old` and no `OUT`; the next build of `OUT`
+/// puts `OUT.old` back first (nothing is lost), and removes an `OUT.old`
+/// left beside a complete `OUT`.
 pub struct IndexWriter {
     out: PathBuf,
     tmp: PathBuf,
@@ -17,6 +21,7 @@ pub struct IndexWriter {
 
 impl IndexWriter {
     pub fn create(out: &Path, force: bool) -> Result<IndexWriter, IndexError> {
+        recover_old(out)?;
         if out.exists() {
             let is_index = out.join(crate::MANIFEST_FILE).exists();
             if !force {
@@ -78,11 +83,27 @@ impl IndexWriter {
     }
 
     /// Writes the manifest and moves the index into place.
-    pub fn finish(mut self, manifest: &Manifest) -> Result<PathBuf, IndexError> {
+    pub fn finish(self, manifest: &Manifest) -> Result<PathBuf, IndexError> {
+        self.finish_with(manifest, false)
+    }
+
+    /// [`IndexWriter::finish`]; with `crash_between`, stops like a killed
+    /// process right after the first rename (for the fault-injection test).
+    fn finish_with(
+        mut self,
+        manifest: &Manifest,
+        crash_between: bool,
+    ) -> Result<PathBuf, IndexError> {
         manifest.write(&self.tmp.join(crate::MANIFEST_FILE))?;
         if self.out.exists() {
-            let old = self.tmp.with_extension("old");
+            let old = old_path(&self.out);
             std::fs::rename(&self.out, &old).map_err(|e| IndexError::io(&self.out, e))?;
+            if crash_between {
+                std::mem::forget(self); // a killed process runs no destructor
+                return Err(IndexError::Usage(
+                    "simulated crash between the renames".into(),
+                ));
+            }
             std::fs::rename(&self.tmp, &self.out).map_err(|e| IndexError::io(&self.out, e))?;
             let _ = std::fs::remove_dir_all(&old);
         } else {
@@ -90,6 +111,28 @@ impl IndexWriter {
         }
         self.finished = true;
         Ok(self.out.clone())
+    }
+}
+
+/// `OUT.old`: where the index being replaced waits during the swap.
+fn old_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".old");
+    out.with_file_name(name)
+}
+
+/// Undoes a swap interrupted between its two renames (`OUT.old` without
+/// `OUT`: the previous index goes back) and removes an `OUT.old` left
+/// beside a complete `OUT`.
+fn recover_old(out: &Path) -> Result<(), IndexError> {
+    let old = old_path(out);
+    if !old.exists() {
+        return Ok(());
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| IndexError::io(&old, e))
+    } else {
+        std::fs::rename(&old, out).map_err(|e| IndexError::io(&old, e))
     }
 }
 
@@ -152,5 +195,41 @@ mod tests {
             .to_string();
         assert!(e.contains("not an xlqa index"), "{e}");
         assert!(other.join("precious").exists());
+    }
+
+    #[test]
+    fn a_build_killed_between_the_renames_loses_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("idx");
+        let w = IndexWriter::create(&out, false).unwrap();
+        std::fs::write(w.dir().join("first"), b"1").unwrap();
+        w.finish(&manifest()).unwrap();
+        // replace it, and "kill" the build after out → out.old
+        let w = IndexWriter::create(&out, true).unwrap();
+        std::fs::write(w.dir().join("second"), b"2").unwrap();
+        assert!(w.finish_with(&manifest(), true).is_err());
+        assert!(!out.exists());
+        assert!(d.path().join("idx.old/first").exists());
+        // the next build puts the previous index back before anything else
+        let e = IndexWriter::create(&out, false)
+            .err()
+            .expect("refused without --force")
+            .to_string();
+        assert!(e.contains("--force"), "{e}");
+        assert!(out.join("first").exists(), "the previous index is back");
+        assert!(!d.path().join("idx.old").exists());
+        // a stale idx.old beside a complete index is removed
+        std::fs::create_dir_all(d.path().join("idx.old")).unwrap();
+        let w = IndexWriter::create(&out, true).unwrap();
+        assert!(!d.path().join("idx.old").exists());
+        std::fs::write(w.dir().join("third"), b"3").unwrap();
+        w.finish(&manifest()).unwrap();
+        assert!(out.join("third").exists() && !out.join("first").exists());
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
     }
 }

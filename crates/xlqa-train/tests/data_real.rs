@@ -4,7 +4,7 @@
 //! the line counts and the translation join).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use xlqa_core::Lang;
 use xlqa_train::data::{
@@ -12,25 +12,9 @@ use xlqa_train::data::{
     PairKind,
 };
 
-/// Same discovery as `xlqa_eval::datasets::shared_data_dir`: `$XLQA_DATA`,
-/// else `../shared/data` relative to the current directory, else
-/// `<workspace>/../shared/data`.
+/// The shared data folder (skip, or fail under `XLQA_REQUIRE_DATA=1`).
 fn data_dir() -> Option<PathBuf> {
-    let dir = if let Some(dir) = std::env::var_os("XLQA_DATA").filter(|v| !v.is_empty()) {
-        let dir = PathBuf::from(dir);
-        dir.is_dir().then_some(dir)
-    } else {
-        [
-            PathBuf::from("../shared/data"),
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        ]
-        .into_iter()
-        .find(|p| p.is_dir())
-    };
-    if dir.is_none() {
-        eprintln!("SKIP: shared data folder not found (set XLQA_DATA); real-data tests not run");
-    }
-    dir
+    xlqa_core::testdata::shared_or_skip("data_real", "tatoeba_laser_v1")
 }
 
 fn lang(code: &str) -> Lang {

@@ -1,7 +1,7 @@
 //! Helpers shared by the end-to-end tests of the `xlqa` binary.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Runs the built `xlqa` with `args`.
@@ -34,17 +34,5 @@ pub fn err(args: &[&str]) -> String {
 /// The shared data folder ($XLQA_DATA or ../shared/data next to the
 /// workspace) when it holds `marker`; else prints a SKIP line and gives None.
 pub fn shared_data(marker: &str) -> Option<PathBuf> {
-    let dir = match std::env::var_os("XLQA_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    if dir.join(marker).exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: shared data not found at {} (no {marker}; set XLQA_DATA)",
-            dir.display()
-        );
-        None
-    }
+    xlqa_core::testdata::shared_or_skip("xlqa-cli test", marker)
 }

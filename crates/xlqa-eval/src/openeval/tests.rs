@@ -543,18 +543,15 @@ fn mkqa_loader_gives_parallel_answers_and_shared_ids() {
 
 #[test]
 fn real_data_loaders_when_present() {
-    let Some(data) = crate::datasets::shared_data_dir() else {
-        eprintln!("shared data not found: skipped");
-        return;
+    let sh = |rel: &str| {
+        xlqa_core::testdata::shared_or_skip("real_data_loaders", rel).map(|d| d.join(rel))
     };
-    let mkqa = data.join("mkqa_format_sample/test_mkqa.jsonl.gz");
-    if mkqa.exists() {
+    if let Some(mkqa) = sh("mkqa_format_sample/test_mkqa.jsonl.gz") {
         let g = read_gold(&mkqa, &opts(GoldFormat::Auto, None)).unwrap();
         // 6 examples × 26 languages
         assert_eq!(g.items.len(), 6 * 26);
     }
-    let xor = data.join("xor_tydi_v1.1_retrieve_engspan/xor_train_retrieve_eng_span.jsonl");
-    if xor.exists() {
+    if let Some(xor) = sh("xor_tydi_v1.1_retrieve_engspan/xor_train_retrieve_eng_span.jsonl") {
         let g = read_gold(&xor, &opts(GoldFormat::Auto, Some("en"))).unwrap();
         assert_eq!(g.items.len(), 15_250);
         assert!(
@@ -563,8 +560,7 @@ fn real_data_loaders_when_present() {
             g.notes
         );
     }
-    let xquad = data.join("xquad");
-    if xquad.exists() {
+    if let Some(xquad) = sh("xquad") {
         let g = read_gold(&xquad, &opts(GoldFormat::Auto, None)).unwrap();
         assert_eq!(g.items.len(), 12 * 1190);
         let it = &g.items[0];

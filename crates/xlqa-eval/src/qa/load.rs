@@ -908,11 +908,7 @@ mod tests {
     use super::*;
 
     fn data_dir() -> Option<PathBuf> {
-        let d = crate::datasets::shared_data_dir();
-        if d.is_none() {
-            eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
-        }
-        d
+        xlqa_core::testdata::shared_or_skip("qa::load", "mkqa_format_sample")
     }
 
     fn temp(name: &str, body: &str) -> PathBuf {

@@ -9,15 +9,7 @@ use xlqa_models::{Encoder, EncoderOptions, ModelHome, Precision};
 /// `$XLQA_DATA`, else the workspace's `../shared/data`; `None` (with a printed
 /// SKIP message) when absent.
 pub fn data_dir(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("XLQA_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.join("xquad").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIP {test}: no data at {} (set XLQA_DATA)", dir.display());
-        None
-    }
+    xlqa_core::testdata::shared_or_skip(test, "xquad")
 }
 
 pub fn home() -> ModelHome {

@@ -5,13 +5,10 @@
 
 use std::path::PathBuf;
 
-/// The shared data folder, if present.
-pub(crate) fn data_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("XLQA_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    dir.is_dir().then_some(dir)
+/// The shared data folder when it holds `rel` (else skip, or fail under
+/// `XLQA_REQUIRE_DATA=1`).
+pub(crate) fn data_dir(rel: &str) -> Option<PathBuf> {
+    xlqa_core::testdata::shared_or_skip("xlqa-text", rel)
 }
 
 /// The paragraph contexts of XQuAD in language `lang` (`en`, `zh`, `th` …),
@@ -28,15 +25,8 @@ pub(crate) fn tydi_contexts(language: &str) -> Option<Vec<String>> {
 
 /// The `context` strings of a SQuAD-format JSON file under the data folder.
 fn squad_contexts(rel: &str) -> Option<Vec<String>> {
-    let Some(dir) = data_dir() else {
-        eprintln!("SKIP: shared data folder not found (set XLQA_DATA)");
-        return None;
-    };
-    let path = dir.join(rel);
-    let Ok(raw) = std::fs::read_to_string(&path) else {
-        eprintln!("SKIP: {} not found", path.display());
-        return None;
-    };
+    let path = data_dir(rel)?.join(rel);
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&raw).expect("SQuAD json parses");
     let mut out = Vec::new();
     for article in v["data"].as_array().expect("data array") {
