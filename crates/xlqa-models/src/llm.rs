@@ -441,3 +441,56 @@ pub fn cut_passages<'a>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_names_fall_back_to_the_code() {
+        assert_eq!(language_name("de"), "German");
+        assert_eq!(language_name("ar"), "Arabic");
+        assert_eq!(language_name("qq"), "qq");
+    }
+
+    #[test]
+    fn the_prompt_numbers_passages_and_asks_for_the_questions_language() {
+        let p = LlmReader::prompt(
+            "Wie hoch?",
+            "de",
+            &[("Turm", "84 Meter hoch."), ("Stadt", "alt")],
+        );
+        assert!(p.starts_with("<|im_start|>system\n"), "{p}");
+        assert!(p.contains("written in German."), "{p}");
+        assert!(
+            p.contains("[1] Turm: 84 Meter hoch.\n[2] Stadt: alt\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("Question (de): Wie hoch?\nAnswer in German:"),
+            "{p}"
+        );
+        assert!(p.ends_with("<|im_start|>assistant\n"), "{p}");
+    }
+
+    #[test]
+    fn passages_are_cut_on_char_boundaries_within_the_budget() {
+        let long = "é".repeat(200); // 400 bytes
+        let three = [
+            ("a", long.as_str()),
+            ("b", "short text"),
+            ("c", long.as_str()),
+        ];
+        let cut = cut_passages(&three, 520);
+        let lens: Vec<usize> = cut.iter().map(|c| c.1.len()).collect();
+        assert_eq!(lens, vec![400, 10, 110], "the third gets what is left");
+        assert_eq!(
+            cut_passages(&three, 450).len(),
+            1,
+            "50 bytes left: nothing more"
+        );
+        let odd = cut_passages(&[("a", &long)], 101);
+        assert_eq!(odd[0].1.len(), 100, "cut back to a char boundary");
+        assert!(cut_passages(&[("a", "x")], 50).is_empty());
+    }
+}
