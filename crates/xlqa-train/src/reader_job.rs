@@ -102,7 +102,9 @@ pub fn run_reader_job(
         dir: job.out.clone(),
     };
     let outcome = run.run(job.resume, job.control, obs)?;
-    if outcome.finished {
+    // the reader files are written at every stop: a stopped run's files are
+    // its checkpoint, marked unfinished in the recipe (`--resume` goes on)
+    {
         let sha = model.save(&weights)?;
         let meta = ReaderMeta {
             format: READER_FORMAT.to_string(),
@@ -131,7 +133,18 @@ pub fn run_reader_job(
             path: mp.clone(),
             message: e.to_string(),
         })?;
-        obs.note(&format!("wrote {} and {}", weights.display(), mp.display()));
+        let state = if outcome.finished {
+            "finished"
+        } else {
+            "unfinished: continue with --resume"
+        };
+        obs.note(&format!(
+            "wrote {} and {} (step {} of {}, {state})",
+            weights.display(),
+            mp.display(),
+            outcome.step,
+            plan.batches.len()
+        ));
     }
     Ok(ReaderJobReport {
         finished: outcome.finished,
@@ -208,6 +221,8 @@ fn recipe(
         "held_out_every_paragraph": job.dev_every,
         "held_out_questions": held_out_questions,
         "log": log,
+        "steps_done": log.last().map_or(0, |p| p.step),
+        "steps_total": plan.batches.len(),
         "training_seconds": seconds,
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
     })

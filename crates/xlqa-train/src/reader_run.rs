@@ -235,7 +235,9 @@ impl Run<'_> {
         let (t0, base) = (Instant::now(), st.seconds);
         let mut last_save = Instant::now();
         let (mut sum, mut n) = (0.0, 0usize);
-        while st.step < total {
+        // a resumed run already at its stop takes no step (export only)
+        let stop_at = ctl.stop_after_steps.unwrap_or(usize::MAX);
+        while st.step < total && st.step < stop_at {
             let lr = crate::warmup_linear_lr(self.cfg.lr, st.step, warm, total);
             let loss = self.one_step(st.step, opt, lr)?;
             st.step += 1;
