@@ -42,12 +42,14 @@ fn predict(items: &[xlqa_eval::reading::ReadingItem]) -> Vec<String> {
 }
 
 /// Floors: the F1 measured on these slices when the reader was shipped
-/// (2026-12-01: macro 18.0, lowest language 11.1 (tr, vi), cross-lingual
-/// 19.0) minus a margin for kernel-level differences between CPUs. A
-/// reader that ignores the question or reads garbage lands far below.
-const MACRO_F1_FLOOR: f64 = 14.0;
-const LANG_F1_FLOOR: f64 = 4.0;
-const CROSS_F1_FLOOR: f64 = 14.0;
+/// (2026-12-03, step-896 reader: macro 34.5, lowest language 19.9 (el),
+/// cross-lingual 19.1) minus a margin of about 2–3 points: the int8
+/// kernels are bit-identical across CPUs, the f32 parts are not quite.
+/// The reader shipped before (2026-12-01) measured macro 18.0 and fails
+/// these floors; a reader that ignores the question lands far below.
+const MACRO_F1_FLOOR: f64 = 32.0;
+const LANG_F1_FLOOR: f64 = 17.0;
+const CROSS_F1_FLOOR: f64 = 17.0;
 
 #[test]
 fn shipped_reader_reads_xquad_in_every_language() {
