@@ -198,7 +198,7 @@ pub struct EvalReaderOpenArgs {
     no_project: bool,
     /// Where the span is read: sentence (the evidence sentence, as `ask`
     /// by default) or passages (best span score over the top passages).
-    #[arg(long, default_value = "sentence")]
+    #[arg(long, default_value = "passages")]
     span_evidence: xlqa_search::SpanEvidence,
     /// Which settings to run: all (whole pool), own-removed, or both.
     #[arg(long, default_value = "both")]

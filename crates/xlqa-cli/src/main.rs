@@ -293,11 +293,12 @@ struct AskArgs {
     /// Span reader: do not carry answers into linked passages in the question's language.
     #[arg(long)]
     no_project: bool,
-    /// Span reader: where the span is read. sentence: in the evidence
-    /// sentence chosen as the sentence reader does (embedding similarity to
-    /// the question); passages: the best span score over the top passages
-    /// (plus --retrieval-weight × the passage's relative retrieval score).
-    #[arg(long, default_value = "sentence")]
+    /// Span reader: where the span is read. passages (the default, chosen
+    /// on the XQuAD pool: docs/RESULTS.md): every top passage is read and
+    /// the spans compared by the reader's calibrated score; sentence: in the
+    /// evidence sentence chosen as the sentence reader does (embedding
+    /// similarity to the question).
+    #[arg(long, default_value = "passages")]
     span_evidence: SpanEvidence,
     #[command(flatten)]
     span_reader: ReaderArgs,

@@ -68,7 +68,7 @@ impl Default for AskOptions {
             context_weight: 0.5,
             retrieval_weight: 2.0,
             project: true,
-            span_evidence: SpanEvidence::Sentence,
+            span_evidence: SpanEvidence::Passages,
         }
     }
 }
