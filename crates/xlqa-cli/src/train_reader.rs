@@ -88,7 +88,7 @@ struct Observer {
     show: bool,
     /// Whether steps carry a training loss worth printing.
     losses: bool,
-    /// (start, first step seen, loss sum since the last line).
+    /// When the first step of this process was seen, and its number.
     since: std::cell::Cell<Option<(std::time::Instant, usize)>>,
     loss: std::cell::Cell<(f64, usize)>,
 }

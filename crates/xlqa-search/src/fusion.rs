@@ -57,17 +57,18 @@ pub struct FusedHit {
 fn fuse(
     lists: &[RankedList<'_>],
     limit: usize,
-    contribution: impl Fn(&RankedList<'_>, usize) -> f32,
+    // what hit `i` of list `k` adds to its passage's score
+    contribution: impl Fn(usize, usize) -> f32,
 ) -> Vec<FusedHit> {
     let mut by_row: BTreeMap<u32, FusedHit> = BTreeMap::new();
-    for l in lists {
+    for (k, l) in lists.iter().enumerate() {
         for (i, h) in l.hits.iter().enumerate() {
             let e = by_row.entry(h.passage).or_insert(FusedHit {
                 passage: h.passage,
                 score: 0.0,
                 ranks: Ranks::default(),
             });
-            e.score += contribution(l, i);
+            e.score += contribution(k, i);
             e.ranks.0.push(RetrieverRank {
                 name: l.name,
                 rank: i + 1,
@@ -86,7 +87,9 @@ fn fuse(
 /// missing from a list get nothing from it. Ties are broken by passage row
 /// so the output is deterministic.
 pub fn rrf(lists: &[RankedList<'_>], k: f32, limit: usize) -> Vec<FusedHit> {
-    fuse(lists, limit, |l, i| l.weight / (k + (i + 1) as f32))
+    fuse(lists, limit, |li, i| {
+        lists[li].weight / (k + (i + 1) as f32)
+    })
 }
 
 /// Weighted interpolation of min-max normalized scores:
@@ -105,9 +108,8 @@ pub fn interpolate(lists: &[RankedList<'_>], limit: usize) -> Vec<FusedHit> {
             (lo, hi)
         })
         .collect();
-    let pos = |l: &RankedList<'_>| lists.iter().position(|x| std::ptr::eq(x, l)).unwrap_or(0);
-    fuse(lists, limit, |l, i| {
-        let (lo, hi) = range[pos(l)];
+    fuse(lists, limit, |li, i| {
+        let (l, (lo, hi)) = (&lists[li], range[li]);
         let s = l.hits[i].score;
         let norm = if hi > lo { (s - lo) / (hi - lo) } else { 1.0 };
         l.weight * norm

@@ -240,7 +240,7 @@ fn best_by(c: &[(usize, Candidate)], cal: &Calibration) -> Option<f64> {
 fn fit(
     examples: &[ReaderExample],
     questions: &[usize],
-    _pool: &[usize],
+    pool: &[usize],
     cands: &[Vec<(usize, Candidate)>],
 ) -> CalibrationReport {
     let f1_of = |cal: &Calibration| macro_f1(examples, questions, cands, |c| best_by(c, cal));
@@ -280,7 +280,7 @@ fn fit(
     CalibrationReport {
         calibration: best.1,
         questions: counts,
-        pool_paragraphs: _pool.len(),
+        pool_paragraphs: pool.len(),
         f1_fitted: best.0,
         f1_span_only: f1_of(&Calibration {
             null_weight: 0.0,

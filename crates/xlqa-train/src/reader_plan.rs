@@ -335,7 +335,6 @@ pub fn batches_of(windows: &[TrainWindow], batch: usize, seed: u64) -> Vec<Vec<u
 }
 
 fn fingerprint(windows: &[TrainWindow], batches: &[Vec<usize>]) -> String {
-    let mut h = String::new();
     let mut acc: u64 = 0;
     for w in windows {
         let s = format!("{:?}{}{}{}", w.ids, w.start, w.end, w.example);
@@ -344,8 +343,7 @@ fn fingerprint(windows: &[TrainWindow], batches: &[Vec<usize>]) -> String {
     for b in batches {
         acc = acc.rotate_left(3) ^ fnv(&format!("{b:?}"));
     }
-    h.push_str(&format!("{:016x}-{}", acc, windows.len()));
-    h
+    format!("{:016x}-{}", acc, windows.len())
 }
 
 /// Splits examples into training and held-out (every `every`-th paragraph
