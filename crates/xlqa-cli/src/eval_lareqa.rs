@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use xlqa_core::progress::bar;
 use xlqa_core::Lang;
 use xlqa_eval::lareqa::{
     self, report::RunInfo, AnswerSentenceRule, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit,
@@ -13,7 +14,6 @@ use xlqa_eval::lareqa::{
 };
 use xlqa_index::DebiasMethod;
 use xlqa_models::EmbeddingCache;
-use xlqa_search::indexer::bar;
 use xlqa_train::Adapter;
 
 #[derive(Args)]

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use xlqa_core::Lang;
 use xlqa_eval::bootstrap::{self, BootstrapOptions, PerQuestion};
 use xlqa_eval::qa::{self, GoldFormat, GoldOptions, QaOptions, ZhTokens};
@@ -91,18 +90,6 @@ pub struct CompareArgs {
     out: Option<PathBuf>,
 }
 
-fn bar(total: u64, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({elapsed})") {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message("scoring");
-    pb
-}
-
 fn write_reports(
     dir: &Path,
     markdown: &str,
@@ -158,7 +145,7 @@ pub fn run_qa(a: QaArgs) -> Result<()> {
         require_all: a.require_all,
         languages_filtered: a.lang.is_some(),
     };
-    let pb = bar(gold.questions.len() as u64, a.quiet);
+    let pb = xlqa_core::progress::bar(gold.questions.len() as u64, "scoring", !a.quiet);
     let outcome = qa::evaluate(&gold, &preds, &opts, &|done, _| {
         pb.set_position(done as u64)
     });

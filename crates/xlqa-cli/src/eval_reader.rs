@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use xlqa_core::progress::bar;
 use xlqa_eval::datasets;
 use xlqa_eval::reading::{self, ReadingItem};
 use xlqa_models::span::SpanReader;
-use xlqa_search::indexer::bar;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ReadingSet {

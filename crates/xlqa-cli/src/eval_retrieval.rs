@@ -210,7 +210,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                 exclude_langs: a.exclude_lang.clone(),
                 ..RetrieveOptions::default()
             };
-            let bar = xlqa_search::indexer::bar(gold.items.len() as u64, "retrieving", !a.quiet);
+            let bar = xlqa_core::progress::bar(gold.items.len() as u64, "retrieving", !a.quiet);
             // raw question vectors through the embedding cache, so a rerun
             // (another index, retriever or exclusion) encodes nothing
             let embeddings = if !e.retrieval_needs_vector(&opts) {
@@ -222,7 +222,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
                     e.corpus.encoder(),
                 )?;
                 let texts: Vec<&str> = gold.items.iter().map(|i| i.question.as_str()).collect();
-                let qbar = xlqa_search::indexer::bar(texts.len() as u64, "questions", !a.quiet);
+                let qbar = xlqa_core::progress::bar(texts.len() as u64, "questions", !a.quiet);
                 let (v, _) = cache.encode(
                     e.corpus.encoder(),
                     &texts,

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use xlqa_core::progress::bar;
 use xlqa_core::Lang;
 use xlqa_index::{Debias, DebiasMethod};
 use xlqa_models::{EmbeddingCache, Encoder, TextKind};
-use xlqa_search::indexer::bar;
 use xlqa_train::adapter::{Adapter, AdapterMeta, ADAPTER_FORMAT};
 use xlqa_train::data::{self, DataError, Pair, ReadSummary};
 use xlqa_train::trainer::{self, Batching, Loss, TrainConfig, VecPair};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
+use xlqa_core::progress::{bar, Progress};
 use xlqa_models::span::SpanConfig;
-use xlqa_search::indexer::{bar, Progress};
 use xlqa_train::reader_job::{run_reader_job, ReaderJob};
 use xlqa_train::reader_plan::PlanConfig;
 use xlqa_train::reader_run::{RunControl, RunObserver, StepConfig};

@@ -6,6 +6,7 @@
 
 pub mod collection;
 pub mod lang;
+pub mod progress;
 pub mod rng;
 pub mod testdata;
 pub mod types;

@@ -22,8 +22,8 @@ use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
+use xlqa_core::progress::{Progress, Unit};
 
 /// The default simple index.
 pub const DEFAULT_INDEX: &str = "https://pypi.org/simple";
@@ -427,13 +427,7 @@ impl ModelHome {
             "installing {} ({len_text}) from {source} ({}=={}, {}) ...",
             a.member, a.package, a.version, a.license
         );
-        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_message(a.name);
+        let bar = Progress::new(len.unwrap_or(0), a.name, true, Unit::Bytes);
         let mut writer = io::BufWriter::with_capacity(1 << 20, file);
         let mut hasher = Sha256::new();
         let mut reader = reader;

@@ -2,11 +2,11 @@
 //! passage store + lexical index + dense index + manifest.
 
 use crate::SearchError;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
+use xlqa_core::progress::bar;
 use xlqa_core::{Document, Lang, LangSource, Passage};
 use xlqa_index::debias::MIN_FIT_VECTORS;
 use xlqa_index::lexical::{analyzer_info, LexicalIndex};
@@ -97,85 +97,6 @@ struct EncoderCounter<'a>(&'a Encoder);
 impl TokenCounter for EncoderCounter<'_> {
     fn count(&self, text: &str) -> usize {
         self.0.count_tokens(text)
-    }
-}
-
-/// Progress of one stage: a bar on a terminal; on a pipe or log file, a
-/// line at every tenth of the work, so long jobs show progress there too.
-pub struct Progress {
-    bar: ProgressBar,
-    what: String,
-    len: std::sync::atomic::AtomicU64,
-    log_lines: bool,
-    last_tenth: std::sync::atomic::AtomicU64,
-}
-
-impl Progress {
-    pub fn set_position(&self, n: u64) {
-        self.bar.set_position(n);
-        let len = self.len.load(std::sync::atomic::Ordering::Relaxed);
-        if self.log_lines && len > 0 {
-            let tenth = n * 10 / len;
-            let prev = self
-                .last_tenth
-                .swap(tenth, std::sync::atomic::Ordering::Relaxed);
-            if tenth > prev {
-                eprintln!("{}: {n}/{len} ({}%)", self.what, tenth * 10);
-            }
-        }
-    }
-
-    /// Changes the number of steps (when it is known only once work started).
-    pub fn set_length(&self, n: u64) {
-        self.bar.set_length(n);
-        self.len.store(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub fn inc(&self, d: u64) {
-        self.set_position(self.bar.position() + d);
-    }
-
-    pub fn finish_and_clear(&self) {
-        self.bar.finish_and_clear();
-    }
-
-    /// Prints a line above the bar (on stderr).
-    pub fn println(&self, msg: &str) {
-        if self.bar.is_hidden() {
-            eprintln!("{msg}");
-        } else {
-            self.bar.println(msg);
-        }
-    }
-}
-
-/// A progress display for `len` steps of `what` (nothing when `show` is false).
-pub fn bar(len: u64, what: &str, show: bool) -> Progress {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    let pb = if show && tty {
-        ProgressBar::new(len)
-    } else {
-        ProgressBar::hidden()
-    };
-    if show && tty {
-        let style =
-            ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-        pb.set_style(style);
-        pb.set_message(what.to_string());
-    }
-    if !tty {
-        // a hidden bar does not count; keep the position ourselves
-        pb.set_length(len);
-    }
-    Progress {
-        bar: pb,
-        what: what.to_string(),
-        len: std::sync::atomic::AtomicU64::new(len),
-        log_lines: show && !tty,
-        last_tenth: std::sync::atomic::AtomicU64::new(0),
     }
 }
 
