@@ -247,5 +247,10 @@ pub fn calibrate(a: CalibrateArgs) -> Result<()> {
     let rep = xlqa_train::calibrate::run_calibration(&job, &crate::home()?, &obs)?;
     obs.pb.finish_and_clear();
     println!("{}", serde_json::to_string_pretty(&rep)?);
+    if rep.at_grid_edge {
+        eprintln!(
+            "warning: a fitted weight is the largest the grid holds; a larger one may fit better"
+        );
+    }
     Ok(())
 }

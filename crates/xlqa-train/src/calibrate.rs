@@ -59,10 +59,16 @@ pub struct CalibrationReport {
     pub f1_oracle: f64,
     /// Share of questions whose gold paragraph is among the top `k`.
     pub gold_in_top: f64,
+    /// A fitted weight is the largest of its grid: the best may lie beyond.
+    pub at_grid_edge: bool,
 }
 
-const NULL_GRID: [f32; 11] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.5];
-const RANK_GRID: [f32; 10] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
+const NULL_GRID: [f32; 14] = [
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0,
+];
+const RANK_GRID: [f32; 12] = [
+    0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0,
+];
 
 /// Fits the calibration and writes it into the reader's `reader.json`.
 pub fn run_calibration(
@@ -293,6 +299,8 @@ fn fit(
             c.iter().map(|x| x.1.f1).reduce(f64::max)
         }),
         gold_in_top: gold as f64 / questions.len().max(1) as f64,
+        at_grid_edge: best.1.null_weight == NULL_GRID[NULL_GRID.len() - 1]
+            || best.1.rank_weight == RANK_GRID[RANK_GRID.len() - 1],
     }
 }
 
