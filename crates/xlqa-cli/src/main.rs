@@ -17,8 +17,8 @@ use xlqa_core::{Lang, Question, ReadOptions};
 use xlqa_models::install::{ModelHome, DEFAULT_ARTIFACTS};
 use xlqa_models::{Encoder, EncoderOptions, Precision};
 use xlqa_search::{
-    AskOptions, EncoderChoice, Engine, EngineBuilder, FusionMethod, IndexOptions, RetrieveOptions,
-    RetrieverChoice, SpanEvidence,
+    AskOptions, AskResult, EncoderChoice, Engine, EngineBuilder, FusionMethod, IndexOptions,
+    RetrieveOptions, RetrieverChoice, SpanEvidence,
 };
 use xlqa_text::langid::LangId;
 
@@ -660,34 +660,19 @@ fn demo(a: DemoArgs) -> Result<()> {
             .with_context(|| format!("installing {}", art.name))?;
     }
     let dir = a.dir.unwrap_or_else(|| home.root().join("demo"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let coll = dir.join("collection.jsonl");
-    let qfile = dir.join("questions.jsonl");
-    std::fs::write(&coll, DEMO_COLLECTION)
-        .with_context(|| format!("writing {}", coll.display()))?;
-    std::fs::write(&qfile, DEMO_QUESTIONS)
-        .with_context(|| format!("writing {}", qfile.display()))?;
+    let (coll, qfile) = write_demo_files(&dir)?;
     let idx = dir.join("index");
     eprintln!(
         "== 2/3 indexing the demo collection {} → {}",
         coll.display(),
         idx.display()
     );
-    let (docs, _) = xlqa_core::read_collection(&coll, &ReadOptions::default())?;
     let enc_args = EncoderArgs {
         batch_size: 32,
         precision: None,
         encoder: None,
     };
-    let encoder = load_encoder(&home, &enc_args)?;
-    let langid = load_langid(&home)?;
-    let opts = IndexOptions {
-        force: true,
-        ..IndexOptions::default()
-    };
-    let r = xlqa_search::build_index(docs, &encoder, &langid, &idx, &opts)?;
-    drop((encoder, langid));
-    output::print_build_report(&r, &idx);
+    index_demo(&home, &enc_args, &coll, &idx)?;
     eprintln!(
         "== 3/3 asking {} (questions in several languages)",
         qfile.display()
@@ -697,7 +682,40 @@ fn demo(a: DemoArgs) -> Result<()> {
         reader_exact: false,
     };
     let engine = open_engine(&idx, &enc_args, "span", &reader_args)?;
-    let (qs, _) = xlqa_core::read_questions(&qfile, &ReadOptions::default())?;
+    ask_demo(&engine, &qfile, a.json)?;
+    eprintln!("try your own: xlqa ask {} \"your question\"", idx.display());
+    Ok(())
+}
+
+/// Writes the demo's collection and questions into `dir`.
+fn write_demo_files(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let coll = dir.join("collection.jsonl");
+    let qfile = dir.join("questions.jsonl");
+    std::fs::write(&coll, DEMO_COLLECTION)
+        .with_context(|| format!("writing {}", coll.display()))?;
+    std::fs::write(&qfile, DEMO_QUESTIONS)
+        .with_context(|| format!("writing {}", qfile.display()))?;
+    Ok((coll, qfile))
+}
+
+fn index_demo(home: &ModelHome, enc_args: &EncoderArgs, coll: &Path, idx: &Path) -> Result<()> {
+    let (docs, _) = xlqa_core::read_collection(coll, &ReadOptions::default())?;
+    let encoder = load_encoder(home, enc_args)?;
+    let langid = load_langid(home)?;
+    let opts = IndexOptions {
+        force: true,
+        ..IndexOptions::default()
+    };
+    let r = xlqa_search::build_index(docs, &encoder, &langid, idx, &opts)?;
+    output::print_build_report(&r, idx);
+    Ok(())
+}
+
+/// Asks the demo questions (language detected), then the two Spanish ones
+/// with Spanish removed from retrieval.
+fn ask_demo(engine: &Engine, qfile: &Path, json: bool) -> Result<()> {
+    let (qs, _) = xlqa_core::read_questions(qfile, &ReadOptions::default())?;
     let opts = AskOptions {
         retrieve: RetrieveOptions {
             k: 3,
@@ -707,24 +725,29 @@ fn demo(a: DemoArgs) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut print = |r: &AskResult| -> Result<()> {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            output::print_result(&mut out, r)?;
+        }
+        Ok(())
+    };
     for q in &qs {
         // the demo questions carry no language: it is detected
         let q = Question {
             lang: None,
             ..q.clone()
         };
-        let r = engine.ask(&q, &opts)?;
-        if a.json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            output::print_result(&mut out, &r)?;
-        }
+        print(&engine.ask(&q, &opts)?)?;
     }
     eprintln!(
         "== the same engine with the question's own language removed from retrieval: \
          the answer is read in another language and carried back into the linked \
          passage (same `group`) in the question's language"
     );
+    let mut o = opts.clone();
+    o.retrieve.exclude_langs = vec![Lang::parse("es")?];
     for question in [
         "¿Quién diseñó la Ópera de Sídney?",
         "¿De qué está cubierto el techo de la Ópera de Sídney?",
@@ -734,16 +757,8 @@ fn demo(a: DemoArgs) -> Result<()> {
             question: question.into(),
             lang: None,
         };
-        let mut o = opts.clone();
-        o.retrieve.exclude_langs = vec![Lang::parse("es")?];
-        let r = engine.ask(&q, &o)?;
-        if a.json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            output::print_result(&mut out, &r)?;
-        }
+        print(&engine.ask(&q, &o)?)?;
     }
-    eprintln!("try your own: xlqa ask {} \"your question\"", idx.display());
     Ok(())
 }
 
