@@ -11,7 +11,8 @@
 
 use crate::{Document, Lang, Question};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -228,20 +229,36 @@ fn parse_question(line: &str, n: usize) -> Result<Question, String> {
 }
 
 /// Reads questions: JSONL objects or plain lines (blank lines are ignored).
+/// Duplicate ids are an error (answers and run files are keyed by id); a
+/// plain line's id is `q` + its line number.
 pub fn read_questions(
     path: &Path,
     opts: &ReadOptions,
 ) -> Result<(Vec<Question>, ReadReport), InputError> {
     let mut qs = Vec::new();
     let mut report = ReadReport::default();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
     for (n, line) in lines(path)? {
         let parsed = line.and_then(|l| {
             if l.trim().is_empty() {
                 return Ok(None);
             }
-            parse_question(&l, n)
-                .map(Some)
-                .map_err(|p| InputError::new(path, n, p))
+            let q = parse_question(&l, n).map_err(|p| InputError::new(path, n, p))?;
+            match first_line.entry(q.id.clone()) {
+                Entry::Occupied(first) => Err(InputError::new(
+                    path,
+                    n,
+                    format!(
+                        "duplicate question id \"{}\" (first on line {})",
+                        q.id,
+                        first.get()
+                    ),
+                )),
+                Entry::Vacant(v) => {
+                    v.insert(n);
+                    Ok(Some(q))
+                }
+            }
         });
         match parsed {
             Ok(Some(q)) => {

@@ -276,6 +276,9 @@ impl DenseIndex {
 
     /// Approximate search on the HNSW graph (beam width `ef`), re-scored
     /// exactly in f32; falls back to [`DenseIndex::search`] without a graph.
+    /// `keep` filters the beam's results; while fewer than `k` pass, the
+    /// beam is doubled (up to the whole graph), so a filter does not cut the
+    /// number of hits below `k` when enough rows pass it.
     pub fn search_approx(
         &self,
         query: &[f32],
@@ -291,14 +294,21 @@ impl DenseIndex {
         }
         let bytes = self.bytes();
         let dim = self.dim;
-        let mut top = TopK::new(k);
-        for (node, _) in h.search(query, ef.max(k)) {
-            let r = node as usize;
-            if keep(r) {
-                top.push(node, dot_le(query, &bytes[r * dim * 4..(r + 1) * dim * 4]));
+        let mut ef = ef.max(k);
+        loop {
+            let found = h.search(query, ef);
+            let mut top = TopK::new(k);
+            for (node, _) in &found {
+                let r = *node as usize;
+                if keep(r) {
+                    top.push(*node, dot_le(query, &bytes[r * dim * 4..(r + 1) * dim * 4]));
+                }
             }
+            if top.items.len() >= k || found.len() < ef || ef >= self.len {
+                return top.into_sorted();
+            }
+            ef = (2 * ef).min(self.len);
         }
-        top.into_sorted()
     }
 
     /// The exact f32 scan (reference for [`DenseIndex::search`]).
