@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use xlqa_eval::datasets;
+use xlqa_data::squad as datasets;
 use xlqa_eval::reading::{self, ReadingItem};
 use xlqa_models::span::SpanReader;
 use xlqa_search::indexer::bar;

@@ -14,19 +14,19 @@
 //! Each is reported with the whole pool and with the question's own
 //! language removed (the truly cross-lingual setting).
 
-use crate::datasets::{read_xquad_dir, QaExample};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 use xlqa_core::{Lang, Question, StageTimings};
+use xlqa_data::squad::{read_xquad_dir, QaExample};
 use xlqa_search::{AskOptions, Engine, RetrieveOptions, RetrieverChoice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error(transparent)]
-    Dataset(#[from] crate::datasets::DatasetError),
+    Data(#[from] xlqa_data::DataError),
     #[error(transparent)]
     Search(#[from] xlqa_search::SearchError),
     #[error("{path}: {source}")]
