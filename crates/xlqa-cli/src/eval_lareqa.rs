@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xlqa_core::progress::bar;
 use xlqa_core::Lang;
+use xlqa_data::lareqa::{read_lareqa_dir, AnswerSentenceRule, LoadOptions};
 use xlqa_eval::lareqa::{
-    self, report::RunInfo, AnswerSentenceRule, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit,
-    DenseScorer, HybridScorer, LareqaReport, LareqaRetriever, LoadOptions, PoolScorer,
+    self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
+    HybridScorer, LareqaReport, LareqaRetriever, PoolScorer,
 };
 use xlqa_index::DebiasMethod;
 use xlqa_models::EmbeddingCache;
@@ -102,7 +103,7 @@ pub fn run(a: LareqaArgs) -> Result<()> {
     if a.limit_articles == Some(0) {
         bail!("--limit-articles must be at least 1");
     }
-    let data = lareqa::read_lareqa_dir(
+    let data = read_lareqa_dir(
         &dir,
         &LoadOptions {
             langs,

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use xlqa_core::Lang;
+use xlqa_data::gold::{read_gold, GoldFormat, GoldOptions, GoldPurpose};
+use xlqa_data::normalize::ZhTokens;
 use xlqa_eval::bootstrap::{self, BootstrapOptions, PerQuestion};
-use xlqa_eval::qa::{self, GoldFormat, GoldOptions, QaOptions, ZhTokens};
+use xlqa_eval::qa::{self, QaOptions};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum GoldFormatArg {
@@ -126,11 +128,13 @@ pub fn run_qa(a: QaArgs) -> Result<()> {
         Some(l) => Some(Lang::parse(l).with_context(|| format!("--answer-lang {l:?}"))?),
         None => None,
     };
-    let gold = qa::read_gold(
+    let gold = read_gold(
         &a.gold,
         &GoldOptions {
+            purpose: GoldPurpose::Answers,
             format,
             lang: a.lang.clone(),
+            answers_lang: None,
         },
     )
     .context("reading the gold answers")?;
@@ -145,7 +149,7 @@ pub fn run_qa(a: QaArgs) -> Result<()> {
         require_all: a.require_all,
         languages_filtered: a.lang.is_some(),
     };
-    let pb = xlqa_core::progress::bar(gold.questions.len() as u64, "scoring", !a.quiet);
+    let pb = xlqa_core::progress::bar(gold.items.len() as u64, "scoring", !a.quiet);
     let outcome = qa::evaluate(&gold, &preds, &opts, &|done, _| {
         pb.set_position(done as u64)
     });

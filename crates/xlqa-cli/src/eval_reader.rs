@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use xlqa_core::progress::bar;
-use xlqa_eval::datasets;
+use xlqa_data::squad as datasets;
 use xlqa_eval::reading::{self, ReadingItem};
 use xlqa_models::span::SpanReader;
 

@@ -11,11 +11,23 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use xlqa_core::{Lang, Passage};
+use xlqa_data::gold::{read_gold, GoldFormat, GoldOptions, GoldPurpose};
 use xlqa_eval::openeval::{
-    evaluate, read_gold, read_qrels, read_run, resolve_qrels, resolve_run, retrieve_all, EvalInput,
-    EvalOptions, GoldFormat, GoldOptions,
+    evaluate, read_qrels, read_run, resolve_qrels, resolve_run, retrieve_all, EvalInput,
+    EvalOptions,
 };
 use xlqa_search::{RetrieveOptions, RetrieverChoice};
+
+/// The gold formats retrieval evaluation reads (SQuAD and TyDi files are
+/// read for answer scoring only).
+fn retrieval_gold_format(s: &str) -> std::result::Result<GoldFormat, String> {
+    match s {
+        "auto" | "xor" | "mia" | "mkqa" | "xquad" | "questions" => s.parse(),
+        other => Err(format!(
+            "unknown gold format \"{other}\": expected auto, xor, mkqa, xquad or questions"
+        )),
+    }
+}
 
 #[derive(Args)]
 pub struct RetrievalArgs {
@@ -27,7 +39,7 @@ pub struct RetrievalArgs {
     #[arg(long)]
     gold: PathBuf,
     /// auto, xor, mkqa, xquad or questions.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = retrieval_gold_format)]
     gold_format: GoldFormat,
     /// Language of the answers of an xor/MIA file (default: the question's;
     /// `en` for files named *eng_span*, as XOR-Retrieve's English answers).
@@ -115,7 +127,9 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
     let mut gold = read_gold(
         &a.gold,
         &GoldOptions {
+            purpose: GoldPurpose::Passages,
             format: a.gold_format,
+            lang: None,
             answers_lang: answers_lang.clone(),
         },
     )?;

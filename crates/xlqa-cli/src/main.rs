@@ -763,7 +763,7 @@ fn ask_demo(engine: &Engine, qfile: &Path, json: bool) -> Result<()> {
 }
 
 fn data_dir(d: Option<PathBuf>) -> Result<PathBuf> {
-    match d.or_else(xlqa_eval::datasets::shared_data_dir) {
+    match d.or_else(xlqa_data::squad::shared_data_dir) {
         Some(p) if p.exists() => Ok(p),
         Some(p) => bail!("data directory {} does not exist", p.display()),
         None => bail!("no data directory: pass --data DIR or set XLQA_DATA (the shared data is expected at ../shared/data)"),

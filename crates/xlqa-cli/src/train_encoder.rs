@@ -11,10 +11,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xlqa_core::progress::bar;
 use xlqa_core::Lang;
+use xlqa_data::pairs::{self as data, Pair, ReadSummary};
+use xlqa_data::DataError;
 use xlqa_index::{Debias, DebiasMethod};
 use xlqa_models::{EmbeddingCache, Encoder, TextKind};
 use xlqa_train::adapter::{Adapter, AdapterMeta, ADAPTER_FORMAT};
-use xlqa_train::data::{self, DataError, Pair, ReadSummary};
 use xlqa_train::trainer::{self, Batching, Loss, TrainConfig, VecPair};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use xlqa_core::{Lang, LangSource, Passage};
-use xlqa_eval::datasets::read_squad;
+use xlqa_data::squad::read_squad;
 use xlqa_index::lexical::LexicalIndex;
 use xlqa_text::analyze::Analyzer;
 

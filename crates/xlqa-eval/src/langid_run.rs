@@ -1,12 +1,12 @@
 //! Language identification measured on the shared data: XQuAD questions and
 //! paragraphs (12 languages), TyDi GoldP dev questions and passages (9).
 
-use crate::datasets::{read_tydi_goldp_dev_dir, read_xquad_dir, QaExample};
 use crate::langid_eval::{evaluate_langid, LangIdReport};
 use crate::retrieval::EvalError;
 use std::collections::HashSet;
 use std::path::Path;
 use xlqa_core::Lang;
+use xlqa_data::squad::{read_tydi_goldp_dev_dir, read_xquad_dir, QaExample};
 use xlqa_text::langid::LangId;
 
 fn questions(ex: &[QaExample]) -> Vec<(Lang, String)> {

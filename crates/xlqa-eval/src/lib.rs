@@ -1,7 +1,7 @@
-//! Evaluation for xlqa: dataset readers, metrics and reports.
+//! Evaluation for xlqa: metrics and reports (the dataset and gold readers
+//! are in `xlqa-data`).
 
 pub mod bootstrap;
-pub mod datasets;
 pub mod langid_eval;
 pub mod langid_run;
 pub mod lareqa;

@@ -24,7 +24,7 @@
 //! - A question **without a prediction** counts as missing: EM = F1 = BLEU
 //!   = 0 (even for a no-answer gold), and the count is reported.
 //!
-//! Normalization and tokenization: [`normalize`] (MLQA/MKQA rules,
+//! Normalization and tokenization: [`xlqa_data::normalize`] (MLQA/MKQA rules,
 //! language-specific segmentation for zh/ja/th/lo/km/my). The rules follow
 //! the **answer language**: the language of the question's record, unless
 //! [`QaOptions::answer_lang`] overrides it (XOR-TyDi EngSpan: questions in
@@ -32,53 +32,25 @@
 
 pub mod bleu;
 pub mod load;
-pub mod normalize;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use xlqa_core::Lang;
 
 pub use bleu::{sentence_bleu, BleuStats};
-pub use load::{
-    match_predictions, parse_lang_label, read_gold, read_predictions, GoldFormat, GoldOptions,
-    GoldQuestion, GoldSet, Predictions,
-};
-pub use normalize::{exact_match, token_f1, AnswerNormalizer, ZhTokens};
+pub use load::{match_predictions, read_predictions, Predictions};
+use xlqa_data::gold::{GoldFormat, GoldSet};
+use xlqa_data::normalize::{exact_match, token_f1, AnswerNormalizer, ZhTokens};
 
 use crate::bootstrap::PerQuestion;
-use crate::datasets::DatasetError;
 
 /// Errors of the QA evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum QaError {
-    /// A file could not be read.
-    #[error("cannot read '{path}': {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A whole-file JSON document is not valid JSON.
-    #[error("'{path}' is not valid JSON (line {line}, column {column}): {source}")]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A record has the wrong shape or content.
-    #[error("'{path}' {at}: {message}")]
-    Format {
-        path: PathBuf,
-        /// `line N, field "x"` (JSONL) or `key "…"` (JSON objects).
-        at: String,
-        message: String,
-    },
-    /// A SQuAD / TyDi file could not be read.
+    /// A gold, dataset or predictions file could not be read (file, line
+    /// and field in the message).
     #[error(transparent)]
-    Dataset(#[from] DatasetError),
+    Data(#[from] xlqa_data::DataError),
     /// Inputs that do not fit together (unknown ids, missing predictions …).
     #[error("{0}")]
     Invalid(String),
@@ -178,19 +150,19 @@ pub fn evaluate(
     progress: &dyn Fn(usize, usize),
 ) -> Result<QaOutcome, QaError> {
     let matched = match_predictions(gold, preds, opts.languages_filtered)?;
-    let missing: Vec<usize> = (0..gold.questions.len())
+    let missing: Vec<usize> = (0..gold.items.len())
         .filter(|&i| matched.texts[i].is_none())
         .collect();
     let missing_examples: Vec<String> = missing
         .iter()
         .take(5)
-        .map(|&i| format!("{} [{}]", gold.questions[i].id, gold.questions[i].lang))
+        .map(|&i| format!("{} [{}]", gold.items[i].id, gold.items[i].label))
         .collect();
     if opts.require_all && !missing.is_empty() {
         return Err(QaError::Invalid(format!(
             "{} of {} questions have no prediction in '{}' (--require-all), e.g. {}",
             missing.len(),
-            gold.questions.len(),
+            gold.items.len(),
             preds.path.display(),
             missing_examples.join(", ")
         )));
@@ -209,14 +181,14 @@ pub fn evaluate(
     }
     let mut by_lang: BTreeMap<String, Acc> = BTreeMap::new();
     let mut all_bleu = BleuStats::default();
-    let mut per_question = Vec::with_capacity(gold.questions.len());
-    let total = gold.questions.len();
-    for (i, q) in gold.questions.iter().enumerate() {
-        let answer_lang = opts.answer_lang.clone().unwrap_or(q.answer_lang.clone());
+    let mut per_question = Vec::with_capacity(gold.items.len());
+    let total = gold.items.len();
+    for (i, q) in gold.items.iter().enumerate() {
+        let answer_lang = opts.answer_lang.clone().unwrap_or(q.answers_lang.clone());
         let norm = normalizers
             .entry(answer_lang.clone())
             .or_insert_with(|| AnswerNormalizer::new(&answer_lang, opts.zh_tokens));
-        let acc = by_lang.entry(q.lang.clone()).or_insert_with(|| Acc {
+        let acc = by_lang.entry(q.label.clone()).or_insert_with(|| Acc {
             answer_lang: answer_lang.clone(),
             n: 0,
             missing: 0,
@@ -229,7 +201,7 @@ pub fn evaluate(
         if acc.answer_lang != answer_lang {
             return Err(QaError::Invalid(format!(
                 "language {} has answers in both {} and {}: cannot report one rule set",
-                q.lang, acc.answer_lang, answer_lang
+                q.label, acc.answer_lang, answer_lang
             )));
         }
         acc.n += 1;
@@ -274,7 +246,7 @@ pub fn evaluate(
         }
         per_question.push(PerQuestion {
             id: q.id.clone(),
-            lang: q.lang.clone(),
+            lang: q.label.clone(),
             metrics,
         });
         if (i + 1) % 256 == 0 || i + 1 == total {
@@ -282,7 +254,7 @@ pub fn evaluate(
         }
     }
 
-    let mut warnings = gold.warnings.clone();
+    let mut warnings = gold.notes.clone();
     let mut languages = Vec::new();
     let (mut em_sum, mut f1_sum, mut bleu_sum) = (0.0, 0.0, 0.0);
     let (mut em_all, mut f1_all) = (0.0, 0.0);
@@ -433,23 +405,20 @@ impl QaReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xlqa_data::gold::{parse_lang_label, GoldItem};
 
-    fn q(id: &str, lang: &str, answers: &[&str]) -> GoldQuestion {
+    fn q(id: &str, lang: &str, answers: &[&str]) -> GoldItem {
         let (label, l) = parse_lang_label(lang).unwrap();
-        GoldQuestion {
-            id: id.into(),
-            lang: label,
-            answer_lang: l,
-            answers: answers.iter().map(|s| s.to_string()).collect(),
-        }
+        let answers = answers.iter().map(|s| s.to_string()).collect();
+        GoldItem::single(id.into(), label, l, String::new(), answers)
     }
 
-    fn gold(questions: Vec<GoldQuestion>) -> GoldSet {
+    fn gold(items: Vec<GoldItem>) -> GoldSet {
         GoldSet {
             path: "gold.jsonl".into(),
             format: GoldFormat::Xor,
-            questions,
-            warnings: vec![],
+            items,
+            notes: vec![],
             lang_codes_trimmed: 0,
         }
     }

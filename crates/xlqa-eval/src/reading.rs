@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use xlqa_core::Lang;
 
 use crate::bootstrap::PerQuestion;
-use crate::datasets::QaExample;
-use crate::qa::{exact_match, token_f1, AnswerNormalizer, ZhTokens};
+use xlqa_data::normalize::{exact_match, token_f1, AnswerNormalizer, ZhTokens};
+use xlqa_data::squad::QaExample;
 
 /// One question to read: the question in one language, the paragraph (and
 /// gold answers) in another or the same.

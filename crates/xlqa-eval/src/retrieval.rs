@@ -14,19 +14,19 @@
 //! Each is reported with the whole pool and with the question's own
 //! language removed (the truly cross-lingual setting).
 
-use crate::datasets::{read_xquad_dir, QaExample};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 use xlqa_core::{Lang, Question, StageTimings};
+use xlqa_data::squad::{read_xquad_dir, QaExample};
 use xlqa_search::{AskOptions, Engine, RetrieveOptions, RetrieverChoice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error(transparent)]
-    Dataset(#[from] crate::datasets::DatasetError),
+    Data(#[from] xlqa_data::DataError),
     #[error(transparent)]
     Search(#[from] xlqa_search::SearchError),
     #[error("{path}: {source}")]
@@ -34,8 +34,9 @@ pub enum EvalError {
         path: String,
         source: std::io::Error,
     },
+    /// The index does not fit the evaluation (not an XQuAD pool).
     #[error("{0}")]
-    Data(String),
+    Index(String),
 }
 
 /// Document id of XQuAD paragraph `n` (in order of appearance) of `lang`.
@@ -214,7 +215,7 @@ pub fn evaluate_xquad_open(
     let store = &engine.index().store;
     let norm_text: Vec<String> = store.iter().map(|p| norm(&p.text)).collect();
     if !store.iter().any(|p| p.doc_id.starts_with("xquad.")) {
-        return Err(EvalError::Data(format!(
+        return Err(EvalError::Index(format!(
             "index {} was not built from `xlqa eval xquad-collection` (no xquad.* documents)",
             engine.index().dir.display()
         )));

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use xlqa_core::Lang;
-use xlqa_eval::datasets::{read_tydi_goldp_dev_dir, read_xquad_dir, QaExample};
+use xlqa_data::squad::{read_tydi_goldp_dev_dir, read_xquad_dir, QaExample};
 use xlqa_eval::langid_eval::{evaluate_langid, LangIdReport};
 use xlqa_text::langid::{DetectOptions, LangId, ScriptRule};
 

@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use xlqa_data::lareqa::{read_lareqa_dir, LoadOptions};
 use xlqa_eval::lareqa::{
     self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
-    LareqaReport, LoadOptions, PoolScorer,
+    LareqaReport, PoolScorer,
 };
 use xlqa_index::DebiasMethod;
 use xlqa_models::{EmbeddingCache, Encoder, EncoderOptions, ModelHome, TextKind};
@@ -90,7 +91,7 @@ fn lareqa_slice_matches_an_independent_computation() {
         .iter()
         .map(|l| xlqa_core::Lang::parse(l).unwrap())
         .collect();
-    let d = lareqa::read_lareqa_dir(
+    let d = read_lareqa_dir(
         &dir,
         &LoadOptions {
             langs,

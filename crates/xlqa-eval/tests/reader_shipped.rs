@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use xlqa_eval::datasets::read_xquad_dir;
+use xlqa_data::squad::read_xquad_dir;
 use xlqa_eval::reading::{by_label, cross_items, monolingual_items, score};
 use xlqa_models::span::SpanReader;
 use xlqa_models::{Encoder, EncoderOptions, ModelHome};

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use xlqa_core::Lang;
-use xlqa_eval::qa::normalize::{token_f1, AnswerNormalizer, ZhTokens};
+use xlqa_data::normalize::{token_f1, AnswerNormalizer, ZhTokens};
 use xlqa_models::span::{Calibration, ReaderMeta, SpanReader};
 use xlqa_models::{Encoder, EncoderOptions, ModelHome, Precision, TextKind};
 

@@ -53,8 +53,8 @@ use serde::{Deserialize, Serialize};
 use xlqa_core::SplitMix64;
 use xlqa_models::{mean_pool_normalize_diff, Encoder, ModelError, TextKind, TrainableLayer};
 
-use crate::data::{Pair, PairKind};
 use crate::trainer::{Batching, Loss};
+use xlqa_data::pairs::{Pair, PairKind};
 
 /// Errors of fine-tuning.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,8 @@
 //! Training for xlqa: cross-lingual alignment of sentence embeddings.
 //!
-//! * [`data`]: the training pairs (Tatoeba, XOR-TyDi question translations,
-//!   TyDi GoldP train question ↔ answer sentence).
+//! * The training pairs (Tatoeba, XOR-TyDi question translations, TyDi
+//!   GoldP train question ↔ answer sentence) are read by
+//!   `xlqa_data::pairs`; SQuAD-format files by `xlqa_data::squad`.
 //! * [`trainer`]: contrastive training (in-batch softmax, MixCSE; X-Y or
 //!   monolingual batches) of a linear adapter with candle, on cached
 //!   encoder embeddings.
@@ -20,7 +21,6 @@
 pub mod adamw;
 pub mod adapter;
 pub mod calibrate;
-pub mod data;
 pub mod finetune;
 pub mod qa_data;
 pub mod reader;

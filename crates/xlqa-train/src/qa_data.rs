@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use xlqa_core::Lang;
-use xlqa_eval::datasets::{read_squad, read_tydi_goldp, QaExample};
+use xlqa_data::squad::{read_squad, read_tydi_goldp, QaExample};
 
 use crate::reader::{ReaderExample, ReaderTrainError};
 

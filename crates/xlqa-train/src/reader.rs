@@ -24,7 +24,7 @@ use xlqa_models::Encoder;
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderTrainError {
     #[error(transparent)]
-    Dataset(#[from] xlqa_eval::datasets::DatasetError),
+    Data(#[from] xlqa_data::DataError),
     #[error(transparent)]
     Model(#[from] xlqa_models::ModelError),
     #[error(transparent)]

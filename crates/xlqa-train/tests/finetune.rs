@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use candle_core::Tensor;
 use xlqa_core::Lang;
+use xlqa_data::pairs::{Pair, PairKind};
 use xlqa_models::delta::{load_delta, save_delta, DeltaMeta, DELTA_FORMAT, DELTA_WEIGHTS};
 use xlqa_models::{Encoder, EncoderOptions, ModelHome, Precision, TextKind};
-use xlqa_train::data::{Pair, PairKind};
 use xlqa_train::finetune::{
     batch_loss, prepare, train, FinetuneConfig, FtModel, FtPair, Prepared, SourcePairs,
 };

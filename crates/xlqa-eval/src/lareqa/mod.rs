@@ -6,7 +6,7 @@
 //! A candidate is correct for question `q` when it holds the answer of `q`
 //! or of a question with the same id in another language (its translations),
 //! located with `answer_start` and `sentence_breaks` (see
-//! [`AnswerSentenceRule`]). So an XQuAD-R question has 11 correct
+//! [`AnswerSentenceRule`](xlqa_data::lareqa::AnswerSentenceRule)). So an XQuAD-R question has 11 correct
 //! candidates, one per language; an MLQA-R question 2–4.
 //!
 //! **Candidate text.** The sentence alone, or the sentence followed by its
@@ -40,12 +40,11 @@
 //! their hybrid (weighted reciprocal-rank fusion of the two top-`depth`
 //! lists). Candidates a retriever does not return share the lowest score.
 
-pub mod data;
 pub mod metrics;
 pub mod report;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -56,34 +55,19 @@ use xlqa_index::{Debias, DebiasMethod};
 use xlqa_models::{EmbeddingCache, Encoder, TextKind};
 use xlqa_text::analyze::Analyzer;
 
-pub use data::{read_lareqa_dir, AnswerSentenceRule, LareqaData, LoadOptions};
 use metrics::{top_k, RankCounts, Variant};
 pub use report::LareqaReport;
+use xlqa_data::lareqa::LareqaData;
 
 /// Errors of the LAReQA evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum LareqaError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is not valid JSON (line {line}, column {column}): {message}")]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{path} at {json_path}: {message}")]
-    Format {
-        path: PathBuf,
-        json_path: String,
-        message: String,
-    },
+    /// Reading the data (or a temporary folder) failed.
+    #[error(transparent)]
+    Data(#[from] xlqa_data::DataError),
+    /// Scores or data that do not fit the evaluation.
     #[error("{0}")]
-    Data(String),
+    Invalid(String),
     #[error(transparent)]
     Cache(#[from] xlqa_models::CacheError),
     #[error(transparent)]
@@ -92,15 +76,6 @@ pub enum LareqaError {
     Index(#[from] xlqa_index::IndexError),
     #[error(transparent)]
     Debias(#[from] xlqa_index::DebiasError),
-}
-
-impl LareqaError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> LareqaError {
-        LareqaError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
 }
 
 /// What a candidate's text is.
@@ -380,7 +355,8 @@ pub struct Bm25Pool {
 impl Bm25Pool {
     /// Indexes every candidate with its language's analyzer.
     pub fn build(d: &LareqaData, mode: CandidateMode) -> Result<Bm25Pool, LareqaError> {
-        let dir = tempfile::tempdir().map_err(|e| LareqaError::io(Path::new("(temp dir)"), e))?;
+        let dir = tempfile::tempdir()
+            .map_err(|e| xlqa_data::DataError::io(Path::new("(temp dir)"), e))?;
         let passages: Vec<Passage> = (0..d.candidates.len())
             .map(|c| Passage {
                 id: format!("c{c}"),
@@ -591,7 +567,7 @@ pub fn evaluate(
             let q = &d.questions[qi];
             let scores = scorer.scores(qi)?;
             if scores.len() != d.candidates.len() {
-                return Err(LareqaError::Data(format!(
+                return Err(LareqaError::Invalid(format!(
                     "the scorer gave {} scores for {} candidates",
                     scores.len(),
                     d.candidates.len()
@@ -600,7 +576,7 @@ pub fn evaluate(
             let rel = &answers[q.qid];
             let rc = RankCounts::new(&scores, &lang_of, n_langs, rel);
             let full = rc.metrics(Variant::FULL, &CUTOFFS).ok_or_else(|| {
-                LareqaError::Data(format!(
+                LareqaError::Invalid(format!(
                     "question {} has no correct candidate",
                     d.qids[q.qid]
                 ))
@@ -701,3 +677,6 @@ pub fn lang_codes(d: &LareqaData) -> Vec<String> {
         .map(|l: &Lang| l.as_str().to_string())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,7 @@
 //! Open-retrieval evaluation over an xlqa index (`xlqa eval retrieval`).
 //!
-//! Inputs: a gold set of questions ([`gold`]: XOR-TyDi / MIA JSONL, MKQA
+//! Inputs: a gold set of questions ([`xlqa_data::gold`], read for
+//! [`GoldPurpose::Passages`](xlqa_data::gold::GoldPurpose::Passages): XOR-TyDi / MIA JSONL, MKQA
 //! JSONL, an XQuAD folder, or plain xlqa question files), optionally TREC
 //! qrels ([`trec::read_qrels`]), and one ranked passage list per question —
 //! either retrieved now with the xlqa [`Engine`](xlqa_search::Engine)
@@ -89,13 +90,11 @@
 //! trec_eval does: score descending, ties by docno descending (byte order);
 //! the rank column is checked to be an integer but not used.
 
-pub mod gold;
 pub mod matching;
 pub mod metrics;
 pub mod report;
 pub mod trec;
 
-pub use gold::{read_gold, GoldFormat, GoldItem, GoldOptions, GoldSet};
 pub use report::{evaluate, retrieve_all, EvalInput, EvalOptions, OpenEvalReport, QuestionScores};
 pub use trec::{read_qrels, read_run, resolve_qrels, resolve_run, Judgments, Qrels, RunFile};
 
@@ -112,7 +111,7 @@ pub enum OpenEvalError {
         message: String,
     },
     #[error(transparent)]
-    Dataset(#[from] crate::datasets::DatasetError),
+    Data(#[from] xlqa_data::DataError),
     #[error(transparent)]
     Search(#[from] xlqa_search::SearchError),
     /// Inputs that do not fit together (e.g. a run naming passages the index

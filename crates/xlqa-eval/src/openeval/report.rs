@@ -1,6 +1,5 @@
 //! Running the evaluation over ranked lists and reporting it.
 
-use super::gold::GoldItem;
 use super::matching::{is_yes_no, Matcher, TextWords};
 use super::metrics::{budget_cut, hit_at, ir_scores};
 use super::trec::Judgments;
@@ -9,6 +8,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use xlqa_core::{Passage, StageTimings};
+use xlqa_data::gold::GoldItem;
 use xlqa_search::{Engine, RetrieveOptions};
 
 /// What to compute.

@@ -1,6 +1,6 @@
-//! Hand-computed cases for every metric and strict-loader errors.
+//! Hand-computed cases for every metric and strict qrels/run errors (the
+//! gold loaders are tested in `xlqa_data::gold::passages`).
 
-use super::gold::{read_gold, GoldFormat, GoldItem, GoldOptions};
 use super::matching::{Matcher, TextWords};
 use super::metrics::{budget_cut, hit_at, ir_scores};
 use super::report::{evaluate, EvalInput, EvalOptions};
@@ -9,6 +9,7 @@ use super::OpenEvalError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use xlqa_core::{Lang, LangSource, Passage};
+use xlqa_data::gold::GoldItem;
 use xlqa_text::analyze::Analyzer;
 
 fn l(s: &str) -> Lang {
@@ -400,171 +401,4 @@ fn run_files_sort_like_trec_eval_and_are_strict() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown.run:2") && e.contains("nope#0"), "{e}");
-}
-
-// ---- gold loaders -----------------------------------------------------------
-
-fn opts(format: GoldFormat, answers_lang: Option<&str>) -> GoldOptions {
-    GoldOptions {
-        format,
-        answers_lang: answers_lang.map(l),
-    }
-}
-
-#[test]
-fn xor_loader_trims_language_and_sets_answer_language() {
-    let f = tmp(
-        "xor.jsonl",
-        concat!(
-            r#"{"id": "a1", "question": "ما هو؟", "answers": ["Paris", "Paris", "yes"], "lang": " ar", "split": "train"}"#,
-            "\n",
-            r#"{"id": "a2", "question": "何ですか", "answers": ["Tokyo"], "lang": "ja"}"#,
-            "\n"
-        ),
-    );
-    let g = read_gold(&f, &opts(GoldFormat::Auto, Some("en"))).unwrap();
-    assert_eq!(g.format, GoldFormat::Xor);
-    assert_eq!(g.items[0].lang, l("ar"));
-    assert_eq!(g.items[0].answers, vec!["Paris", "yes"]);
-    assert_eq!(g.items[0].answers_lang, l("en"));
-    assert_eq!(g.items[1].qid, "a2");
-    assert!(g.notes[0].contains("1 rows") && g.notes[0].contains("\" ar\""));
-    // limit per language
-    let mut g2 = g.clone();
-    g2.limit_per_lang(1);
-    assert_eq!(g2.items.len(), 2);
-}
-
-#[test]
-fn xor_loader_errors_name_line_and_field() {
-    let cases = [
-        (
-            r#"{"id": "a", "question": "q", "lang": "ar"}"#,
-            "\"answers\"",
-        ),
-        (
-            r#"{"id": "a", "question": "q", "answers": [1], "lang": "ar"}"#,
-            "answers[0]",
-        ),
-        (
-            r#"{"id": "a", "question": "q", "answers": ["x"], "lang": "xx"}"#,
-            "lang",
-        ),
-        (
-            r#"{"id": "a", "question": "", "answers": ["x"], "lang": "ar"}"#,
-            "\"question\" is empty",
-        ),
-        (
-            r#"{"id": "a", "question": "q", "answers": [], "lang": "ar"}"#,
-            "empty array",
-        ),
-        (r#"[1, 2]"#, "JSON object"),
-    ];
-    for (i, (line, want)) in cases.iter().enumerate() {
-        let f = tmp(&format!("xorbad{i}.jsonl"), &format!("{{\"id\":\"ok\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}}\n{line}\n"));
-        let e = read_gold(&f, &opts(GoldFormat::Xor, None))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(&format!("xorbad{i}.jsonl:2")) && e.contains(want),
-            "{e}"
-        );
-    }
-    let f = tmp(
-        "xordup.jsonl",
-        "{\"id\":\"a\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}\n{\"id\":\"a\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}\n",
-    );
-    let e = read_gold(&f, &opts(GoldFormat::Xor, None))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains(":2:") && e.contains("duplicate"), "{e}");
-    // --answers-lang only for xor
-    let q = tmp(
-        "plainq.jsonl",
-        "{\"id\":\"1\",\"question\":\"q\",\"lang\":\"en\"}\n",
-    );
-    assert!(read_gold(&q, &opts(GoldFormat::Auto, Some("en"))).is_err());
-    let g = read_gold(&q, &opts(GoldFormat::Auto, None)).unwrap();
-    assert_eq!(g.format, GoldFormat::Questions);
-    let q = tmp("plainq-nolang.jsonl", "{\"id\":\"1\",\"question\":\"q\"}\n");
-    let e = read_gold(&q, &opts(GoldFormat::Questions, None))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains(":1:") && e.contains("lang"), "{e}");
-}
-
-#[test]
-fn mkqa_loader_gives_parallel_answers_and_shared_ids() {
-    let f = tmp(
-        "mkqa.jsonl",
-        concat!(
-            r#"{"example_id": 7, "query": "who", "queries": {"en": "who directed alien", "de": "wer", "zh_cn": "谁", "zh_tw": "誰"}, "answers": {"en": [{"type": "entity", "text": "Ridley Scott", "aliases": ["Sir Ridley Scott"]}], "de": [{"type": "entity", "text": "Ridley Scott"}], "zh_cn": [{"type": "entity", "text": "雷德利·斯科特", "aliases": []}], "zh_tw": [{"type": "entity", "text": "雷利·史考特", "aliases": null}]}}"#,
-            "\n",
-            r#"{"example_id": 8, "queries": {"en": "why"}, "answers": {"en": [{"type": "unanswerable", "text": null}]}}"#,
-            "\n"
-        ),
-    );
-    let g = read_gold(&f, &opts(GoldFormat::Auto, None)).unwrap();
-    assert_eq!(g.format, GoldFormat::Mkqa);
-    assert_eq!(g.items.len(), 5);
-    let en = g.items.iter().find(|i| i.qid == "en:7").unwrap();
-    assert_eq!(en.answers, vec!["Ridley Scott", "Sir Ridley Scott"]);
-    // en, de, zh (zh_cn) and zh-Hant (zh_tw)
-    assert_eq!(en.parallel.len(), 4);
-    let tw = g.items.iter().find(|i| i.label == "zh_tw").unwrap();
-    assert_eq!(tw.lang, l("zh-Hant"));
-    assert_eq!(tw.qid, "zh_tw:7");
-    // passages labelled zh get the answers of zh and zh-Hant
-    assert_eq!(tw.answers_in(&l("zh")).len(), 2);
-    let why = g.items.iter().find(|i| i.id == "8").unwrap();
-    assert_eq!(why.qid, "8");
-    assert!(why.answers.is_empty() && why.parallel.is_empty());
-    assert!(g.notes[0].contains("1 unanswerable"));
-    let bad = tmp(
-        "mkqabad.jsonl",
-        r#"{"example_id": 9, "queries": {"en": "q"}, "answers": {"en": [{"type": "entity", "text": null}]}}"#,
-    );
-    let e = read_gold(&bad, &opts(GoldFormat::Mkqa, None))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("mkqabad.jsonl:1") && e.contains("answers.en[0]") && e.contains("text"),
-        "{e}"
-    );
-    let bad = tmp(
-        "mkqabad2.jsonl",
-        r#"{"example_id": 9, "queries": {"en": "q", "fr": "q"}, "answers": {"en": [{"type": "entity", "text": "x"}]}}"#,
-    );
-    let e = read_gold(&bad, &opts(GoldFormat::Mkqa, None))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("\"fr\""), "{e}");
-}
-
-#[test]
-fn real_data_loaders_when_present() {
-    let sh = |rel: &str| {
-        xlqa_core::testdata::shared_or_skip("real_data_loaders", rel).map(|d| d.join(rel))
-    };
-    if let Some(mkqa) = sh("mkqa_format_sample/test_mkqa.jsonl.gz") {
-        let g = read_gold(&mkqa, &opts(GoldFormat::Auto, None)).unwrap();
-        // 6 examples × 26 languages
-        assert_eq!(g.items.len(), 6 * 26);
-    }
-    if let Some(xor) = sh("xor_tydi_v1.1_retrieve_engspan/xor_train_retrieve_eng_span.jsonl") {
-        let g = read_gold(&xor, &opts(GoldFormat::Auto, Some("en"))).unwrap();
-        assert_eq!(g.items.len(), 15_250);
-        assert!(
-            g.notes.iter().any(|n| n.contains("2574 rows")),
-            "{:?}",
-            g.notes
-        );
-    }
-    if let Some(xquad) = sh("xquad") {
-        let g = read_gold(&xquad, &opts(GoldFormat::Auto, None)).unwrap();
-        assert_eq!(g.items.len(), 12 * 1190);
-        let it = &g.items[0];
-        assert_eq!(it.parallel.len(), 12);
-        assert_eq!(it.qid, format!("{}:{}", it.label, it.id));
-    }
 }

@@ -8,11 +8,11 @@
 //!   error). Each topic's list is sorted as trec_eval does: score
 //!   descending, ties by docno descending.
 
-use super::gold::read_lines;
 use super::OpenEvalError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use xlqa_core::Passage;
+use xlqa_data::io::read_numbered_lines;
 
 /// Judgments as read: qid → docno → (rel, line).
 #[derive(Clone, Debug, Default)]
@@ -34,7 +34,7 @@ pub fn read_qrels(path: &Path) -> Result<Qrels, OpenEvalError> {
         file: path.to_path_buf(),
         ..Qrels::default()
     };
-    for (n, line) in read_lines(path)? {
+    for (n, line) in read_numbered_lines(path)? {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.is_empty() {
             continue;
@@ -83,7 +83,7 @@ pub fn read_run(path: &Path) -> Result<RunFile, OpenEvalError> {
         ..RunFile::default()
     };
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    for (n, line) in read_lines(path)? {
+    for (n, line) in read_numbered_lines(path)? {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.is_empty() {
             continue;

@@ -48,8 +48,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use xlqa_core::{Lang, LangError};
+use xlqa_core::Lang;
 use xlqa_text::sentence::split_sentences;
+
+use crate::error::{DataError, Result};
+use crate::io::{char_to_byte, list_dir, read_json, read_lines, JsonAt};
 
 /// One training pair: an anchor text and its positive, each with its language.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -143,79 +146,6 @@ impl ReadSummary {
     }
 }
 
-/// Errors of the training-data readers.
-#[derive(Debug, thiserror::Error)]
-pub enum DataError {
-    /// A file or folder could not be read.
-    #[error("cannot read '{path}': {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A text file is not UTF-8.
-    #[error("'{path}' line {line}: not valid UTF-8")]
-    Utf8 { path: PathBuf, line: usize },
-    /// A JSON file does not parse.
-    #[error("'{path}' is not valid JSON (line {line}, column {column}): {source}")]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A JSON file parses but has the wrong shape or content.
-    #[error("'{path}' at {json_path}: {message}")]
-    Format {
-        path: PathBuf,
-        json_path: String,
-        message: String,
-    },
-    /// A file or folder name does not follow the dataset's naming scheme.
-    #[error("'{path}': bad file name: {message}")]
-    BadFileName { path: PathBuf, message: String },
-    /// The language code in a file or folder name is not a language code.
-    #[error("'{path}': '{code}' in the name is not a language code: {source}")]
-    BadLang {
-        path: PathBuf,
-        code: String,
-        #[source]
-        source: LangError,
-    },
-    /// Two files of a folder map to the same language.
-    #[error("'{first}' and '{second}' are both for language '{lang}'")]
-    DuplicateLang {
-        first: PathBuf,
-        second: PathBuf,
-        lang: String,
-    },
-    /// The partner of a line-aligned file is missing.
-    #[error("'{path}' is missing (partner of '{partner}')")]
-    MissingPartner { path: PathBuf, partner: PathBuf },
-    /// Two line-aligned files have different numbers of lines.
-    #[error("line counts differ: '{left}' has {left_lines} lines, '{right}' has {right_lines}")]
-    LineCountMismatch {
-        left: PathBuf,
-        left_lines: usize,
-        right: PathBuf,
-        right_lines: usize,
-    },
-    /// A folder holds none of the expected files.
-    #[error("no {what} found in '{dir}'")]
-    NoFiles { dir: PathBuf, what: String },
-    /// A language asked for in `langs` has no file.
-    #[error("no file for language '{lang}' in '{dir}' (available: {available})")]
-    LangNotFound {
-        dir: PathBuf,
-        lang: String,
-        available: String,
-    },
-    /// The path is evaluation data, which must never be trained on.
-    #[error("'{path}' is evaluation data ({what}); training readers refuse it")]
-    EvalData { path: PathBuf, what: String },
-}
-
 /// Reads the Tatoeba (LASER test set) `xx ↔ eng` pairs of `dir`: files
 /// `tatoeba.{xxx}-eng.{xxx}` / `tatoeba.{xxx}-eng.eng`, line-aligned, in code
 /// order. Other files (README, SOURCE) are ignored.
@@ -228,7 +158,7 @@ pub fn read_tatoeba(
     dir: &Path,
     langs: &[Lang],
     per_lang: Option<usize>,
-) -> Result<(Vec<Pair>, ReadSummary), DataError> {
+) -> Result<(Vec<Pair>, ReadSummary)> {
     let label = dir_label(dir);
     // raw code → (xx file, eng file)
     let mut found: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
@@ -292,7 +222,7 @@ pub fn read_xor_translations(
     dir: &Path,
     langs: &[Lang],
     per_lang: Option<usize>,
-) -> Result<(Vec<Pair>, ReadSummary), DataError> {
+) -> Result<(Vec<Pair>, ReadSummary)> {
     let label = dir_label(dir);
     let mut jobs = Vec::new();
     for path in list_dir(dir)? {
@@ -346,7 +276,7 @@ fn select_langs(
     dir: &Path,
     candidates: Vec<AlignedCandidate>,
     langs: &[Lang],
-) -> Result<Vec<AlignedJob>, DataError> {
+) -> Result<Vec<AlignedJob>> {
     let mut jobs: Vec<AlignedJob> = Vec::new();
     let mut available = Vec::new();
     for c in candidates {
@@ -383,7 +313,7 @@ fn select_langs(
     Ok(jobs)
 }
 
-fn check_requested(dir: &Path, langs: &[Lang], available: &[String]) -> Result<(), DataError> {
+fn check_requested(dir: &Path, langs: &[Lang], available: &[String]) -> Result<()> {
     for lang in langs {
         if !available.iter().any(|a| a == lang.as_str()) {
             return Err(DataError::LangNotFound {
@@ -401,7 +331,7 @@ fn read_aligned_all(
     dir: &Path,
     jobs: Vec<AlignedJob>,
     per_lang: Option<usize>,
-) -> Result<(Vec<Pair>, ReadSummary), DataError> {
+) -> Result<(Vec<Pair>, ReadSummary)> {
     let en = english();
     let mut pairs = Vec::new();
     let mut summary = ReadSummary::default();
@@ -506,7 +436,7 @@ pub fn read_tydi_train(
     langs: &[Lang],
     per_lang: Option<usize>,
     translations: Option<&HashMap<String, String>>,
-) -> Result<(Vec<Pair>, ReadSummary), DataError> {
+) -> Result<(Vec<Pair>, ReadSummary)> {
     let train = dir.join("train_partial");
     let dir = if train.is_dir() { train.as_path() } else { dir };
     if dir.file_name().is_some_and(|n| n == "dev") {
@@ -603,31 +533,15 @@ struct TydiFile<'p> {
 }
 
 impl TydiFile<'_> {
-    fn err(&self, json_path: &str, message: impl Into<String>) -> DataError {
-        DataError::Format {
-            path: self.path.to_path_buf(),
-            json_path: json_path.to_string(),
-            message: message.into(),
-        }
-    }
-
     fn read(
         &self,
         per_lang: Option<usize>,
         translations: Option<&HashMap<String, String>>,
         pairs: &mut Vec<Pair>,
         summary: &mut ReadSummary,
-    ) -> Result<(), DataError> {
-        let bytes = std::fs::read(self.path).map_err(|source| DataError::Io {
-            path: self.path.to_path_buf(),
-            source,
-        })?;
-        let root: Value = serde_json::from_slice(&bytes).map_err(|source| DataError::Json {
-            path: self.path.to_path_buf(),
-            line: source.line(),
-            column: source.column(),
-            source,
-        })?;
+    ) -> Result<()> {
+        let root = read_json(self.path)?;
+        let at = self.json();
         let en = english();
         let key = self.lang.to_string();
         let cross_key = lang_key(&en, self.lang);
@@ -638,21 +552,21 @@ impl TydiFile<'_> {
         let limit = per_lang.unwrap_or(usize::MAX);
         let mut seen_ids = HashSet::new();
         let mut n_questions = 0usize;
-        let articles = self.array(&root, "data", "")?;
+        let articles = at.array(&root, "data", "")?;
         for (ai, article) in articles.iter().enumerate() {
             let ap = format!("data[{ai}]");
-            for (pi, paragraph) in self.array(article, "paragraphs", &ap)?.iter().enumerate() {
+            for (pi, paragraph) in at.array(article, "paragraphs", &ap)?.iter().enumerate() {
                 let pp = format!("{ap}.paragraphs[{pi}]");
-                let context = self.string(paragraph, "context", &pp)?;
+                let context = at.nonempty_string(paragraph, "context", &pp)?;
                 let mut sentences: Option<Vec<Range<usize>>> = None;
-                for (qi, qa) in self.array(paragraph, "qas", &pp)?.iter().enumerate() {
+                for (qi, qa) in at.array(paragraph, "qas", &pp)?.iter().enumerate() {
                     let qp = format!("{pp}.qas[{qi}]");
-                    let id = self.string(qa, "id", &qp)?;
+                    let id = at.nonempty_string(qa, "id", &qp)?;
                     if !seen_ids.insert(id.to_string()) {
-                        return Err(self.err(&format!("{qp}.id"), format!("duplicate id '{id}'")));
+                        return Err(at.err(&format!("{qp}.id"), format!("duplicate id '{id}'")));
                     }
                     if !id.starts_with(&format!("{}-", self.language)) {
-                        return Err(self.err(
+                        return Err(at.err(
                             &format!("{qp}.id"),
                             format!(
                                 "id '{id}' does not start with '{}-' (the file's language)",
@@ -660,7 +574,7 @@ impl TydiFile<'_> {
                             ),
                         ));
                     }
-                    let question = self.string(qa, "question", &qp)?.trim();
+                    let question = at.nonempty_string(qa, "question", &qp)?.trim();
                     let answers = self.answers(qa, &qp)?;
                     n_questions += 1;
                     if n_questions > limit {
@@ -671,7 +585,8 @@ impl TydiFile<'_> {
                         summary.skip("no_answer", &key);
                         continue;
                     };
-                    let Some(byte) = char_to_byte(context, start) else {
+                    let Some(byte) = char_to_byte(context, start).filter(|&b| b < context.len())
+                    else {
                         summary.skip("answer_offset_out_of_range", &key);
                         continue;
                     };
@@ -743,53 +658,20 @@ impl TydiFile<'_> {
     }
 
     /// All answers of a question, validated: `(text, answer_start in chars)`.
-    fn answers<'v>(&self, qa: &'v Value, qp: &str) -> Result<Vec<(&'v str, usize)>, DataError> {
+    fn answers<'v>(&self, qa: &'v Value, qp: &str) -> Result<Vec<(&'v str, usize)>> {
+        let at = self.json();
         let mut out = Vec::new();
-        for (ni, answer) in self.array(qa, "answers", qp)?.iter().enumerate() {
+        for (ni, answer) in at.array(qa, "answers", qp)?.iter().enumerate() {
             let np = format!("{qp}.answers[{ni}]");
-            let text = self.string(answer, "text", &np)?;
-            let start = self
-                .field(answer, "answer_start", &np)?
-                .as_u64()
-                .and_then(|s| usize::try_from(s).ok())
-                .ok_or_else(|| {
-                    self.err(
-                        &format!("{np}.answer_start"),
-                        "expected a non-negative integer",
-                    )
-                })?;
+            let text = at.nonempty_string(answer, "text", &np)?;
+            let start = at.uint(answer, "answer_start", &np)?;
             out.push((text, start));
         }
         Ok(out)
     }
 
-    fn field<'v>(&self, obj: &'v Value, key: &str, at: &str) -> Result<&'v Value, DataError> {
-        let map = obj.as_object().ok_or_else(|| {
-            self.err(
-                if at.is_empty() { "(root)" } else { at },
-                "expected an object",
-            )
-        })?;
-        map.get(key)
-            .ok_or_else(|| self.err(&join_path(at, key), "missing field"))
-    }
-
-    fn array<'v>(&self, obj: &'v Value, key: &str, at: &str) -> Result<&'v Vec<Value>, DataError> {
-        self.field(obj, key, at)?
-            .as_array()
-            .ok_or_else(|| self.err(&join_path(at, key), "expected an array"))
-    }
-
-    /// A non-empty (after trimming) string field.
-    fn string<'v>(&self, obj: &'v Value, key: &str, at: &str) -> Result<&'v str, DataError> {
-        let s = self
-            .field(obj, key, at)?
-            .as_str()
-            .ok_or_else(|| self.err(&join_path(at, key), "expected a string"))?;
-        if s.trim().is_empty() {
-            return Err(self.err(&join_path(at, key), "empty string"));
-        }
-        Ok(s)
+    fn json(&self) -> JsonAt<'_> {
+        JsonAt { path: self.path }
     }
 }
 
@@ -844,14 +726,6 @@ fn lang_key(a: &Lang, b: &Lang) -> String {
     }
 }
 
-fn join_path(at: &str, key: &str) -> String {
-    if at.is_empty() {
-        key.to_string()
-    } else {
-        format!("{at}.{key}")
-    }
-}
-
 /// The last component of `dir` (the dataset folder name), for sources.
 fn dir_label(dir: &Path) -> String {
     dir.file_name()
@@ -868,47 +742,6 @@ fn relative_label(label: &str, dir: &Path, path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("/");
     format!("{label}/{rel}")
-}
-
-fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let io = |source| DataError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        out.push(entry.map_err(io)?.path());
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The lines of a UTF-8 text file (split at `\n`, a trailing `\r` removed,
-/// no empty last line for a final newline).
-fn read_lines(path: &Path) -> Result<Vec<String>, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..valid]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        DataError::Utf8 {
-            path: path.to_path_buf(),
-            line,
-        }
-    })?;
-    Ok(text.lines().map(str::to_string).collect())
-}
-
-/// Byte offset of character `n` of `s` (`None` if `s` has `n` or fewer
-/// characters: an answer cannot start at the end).
-fn char_to_byte(s: &str, n: usize) -> Option<usize> {
-    s.char_indices().nth(n).map(|(b, _)| b)
 }
 
 #[cfg(test)]

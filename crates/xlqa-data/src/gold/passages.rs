@@ -1,4 +1,6 @@
-//! Gold question sets for open-retrieval evaluation.
+//! The gold reader for retrieval evaluation (`xlqa eval retrieval`): which
+//! answer strings to look for in passages. Errors are `file:line: message`
+//! ([`DataError::Input`]).
 //!
 //! Formats (all loaders are strict: a wrong shape, a missing or empty field,
 //! a wrong type, an unknown language code or a duplicate question is an
@@ -25,130 +27,26 @@
 //! the set, else `<lang>:<id>` (XQuAD and MKQA ids are shared by all
 //! languages); whitespace in ids becomes `_`, as `xlqa ask --run` writes.
 
-use super::OpenEvalError;
-use crate::datasets::read_xquad_dir;
-use serde::Serialize;
-use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
-use std::str::FromStr;
+
+use serde_json::{Map, Value};
 use xlqa_core::Lang;
 
-/// One question with its gold answers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GoldItem {
-    /// The question id as in the file.
-    pub id: String,
-    /// The TREC topic id (see the module doc).
-    pub qid: String,
-    /// The question's language.
-    pub lang: Lang,
-    /// The language name results are grouped under (the code, or MKQA's
-    /// `zh_cn` / `zh_hk` / `zh_tw`).
-    pub label: String,
-    pub question: String,
-    /// Gold answer strings (with aliases), in `answers_lang`.
-    pub answers: Vec<String>,
-    pub answers_lang: Lang,
-    /// Answers by language, `answers_lang` included.
-    pub parallel: BTreeMap<Lang, Vec<String>>,
-}
+use super::{GoldFormat, GoldItem, GoldOptions, GoldSet};
+use crate::error::{DataError, Result};
+use crate::io::read_numbered_lines;
+use crate::squad::read_xquad_dir;
 
-impl GoldItem {
-    /// The gold answers in `lang` (by primary subtag: `zh-Hant` and `zh`
-    /// are one language here, as passages are labelled by primary tag).
-    pub fn answers_in(&self, lang: &Lang) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for (l, a) in &self.parallel {
-            if l.primary() == lang.primary() {
-                for s in a {
-                    if !out.contains(&s.as_str()) {
-                        out.push(s);
-                    }
-                }
-            }
-        }
-        out
+/// Reads a gold set for retrieval evaluation (see the module doc).
+pub(super) fn read(path: &Path, format: GoldFormat, opts: &GoldOptions) -> Result<GoldSet> {
+    if opts.lang.is_some() {
+        return Err(DataError::Invalid(
+            "a language filter applies to answer scoring only".into(),
+        ));
     }
-}
-
-/// The gold file formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GoldFormat {
-    Auto,
-    Xor,
-    Mkqa,
-    Xquad,
-    Questions,
-}
-
-impl FromStr for GoldFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(GoldFormat::Auto),
-            "xor" | "mia" => Ok(GoldFormat::Xor),
-            "mkqa" => Ok(GoldFormat::Mkqa),
-            "xquad" => Ok(GoldFormat::Xquad),
-            "questions" => Ok(GoldFormat::Questions),
-            other => Err(format!(
-                "unknown gold format \"{other}\": expected auto, xor, mkqa, xquad or questions"
-            )),
-        }
-    }
-}
-
-impl GoldFormat {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            GoldFormat::Auto => "auto",
-            GoldFormat::Xor => "xor",
-            GoldFormat::Mkqa => "mkqa",
-            GoldFormat::Xquad => "xquad",
-            GoldFormat::Questions => "questions",
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct GoldOptions {
-    pub format: GoldFormat,
-    /// Language of the answers of an `xor` file (default: the question's).
-    pub answers_lang: Option<Lang>,
-}
-
-/// A loaded gold set.
-#[derive(Clone, Debug, Serialize)]
-pub struct GoldSet {
-    /// The format actually read (never `Auto`).
-    pub format: GoldFormat,
-    pub items: Vec<GoldItem>,
-    /// Things the user should know (trimmed language codes, dropped answers).
-    pub notes: Vec<String>,
-}
-
-impl GoldSet {
-    /// Keeps the first `n` questions of each language label (file order).
-    pub fn limit_per_lang(&mut self, n: usize) {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        self.items.retain(|it| {
-            let c = seen.entry(it.label.clone()).or_default();
-            *c += 1;
-            *c <= n
-        });
-    }
-}
-
-/// Reads a gold set (see the module doc for the formats).
-pub fn read_gold(path: &Path, opts: &GoldOptions) -> Result<GoldSet, OpenEvalError> {
-    let format = match opts.format {
-        GoldFormat::Auto => detect_format(path)?,
-        f => f,
-    };
     if opts.answers_lang.is_some() && format != GoldFormat::Xor {
-        return Err(OpenEvalError::Mismatch(format!(
+        return Err(DataError::Invalid(format!(
             "--answers-lang applies to xor/MIA files only; {} is read as {} (its answers carry their own languages)",
             path.display(),
             format.as_str()
@@ -160,34 +58,42 @@ pub fn read_gold(path: &Path, opts: &GoldOptions) -> Result<GoldSet, OpenEvalErr
         GoldFormat::Mkqa => read_mkqa(path, &mut notes)?,
         GoldFormat::Xquad => read_xquad(path)?,
         GoldFormat::Questions => read_plain_questions(path)?,
+        GoldFormat::Squad | GoldFormat::Tydi => {
+            return Err(DataError::Invalid(format!(
+                "gold format {} is read for answer scoring only; retrieval evaluation reads auto, xor, mkqa, xquad or questions",
+                format.as_str()
+            )))
+        }
         GoldFormat::Auto => unreachable!("resolved above"),
     };
     assign_qids(path, &mut items)?;
     Ok(GoldSet {
+        path: path.to_path_buf(),
         format,
         items,
         notes,
+        lang_codes_trimmed: 0,
     })
 }
 
-fn detect_format(path: &Path) -> Result<GoldFormat, OpenEvalError> {
+pub(super) fn detect_format(path: &Path) -> Result<GoldFormat> {
     if path.is_dir() {
         return Ok(GoldFormat::Xquad);
     }
-    let lines = read_lines(path)?;
+    let lines = read_numbered_lines(path)?;
     for (n, line) in &lines {
         if line.trim().is_empty() {
             continue;
         }
         let v: Value = serde_json::from_str(line).map_err(|e| {
-            OpenEvalError::input(
+            DataError::input(
                 path,
                 *n,
                 format!("malformed JSON ({e}); cannot detect the gold format, pass --gold-format"),
             )
         })?;
         let Some(obj) = v.as_object() else {
-            return Err(OpenEvalError::input(
+            return Err(DataError::input(
                 path,
                 *n,
                 "expected a JSON object per line",
@@ -201,43 +107,10 @@ fn detect_format(path: &Path) -> Result<GoldFormat, OpenEvalError> {
             GoldFormat::Questions
         });
     }
-    Err(OpenEvalError::input(path, 0, "the file is empty"))
+    Err(DataError::input(path, 0, "the file is empty"))
 }
 
-/// The lines of a (possibly gzipped) UTF-8 text file, numbered from 1.
-pub(crate) fn read_lines(path: &Path) -> Result<Vec<(usize, String)>, OpenEvalError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| OpenEvalError::input(path, 0, format!("cannot read: {e}")))?;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| OpenEvalError::input(path, 0, format!("cannot decompress (gzip): {e}")))?;
-        out
-    } else {
-        bytes
-    };
-    let mut out = Vec::new();
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let s = std::str::from_utf8(raw).map_err(|e| {
-            OpenEvalError::input(
-                path,
-                i + 1,
-                format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
-            )
-        })?;
-        let s = if i == 0 {
-            s.strip_prefix('\u{feff}').unwrap_or(s)
-        } else {
-            s
-        };
-        out.push((i + 1, s.to_string()));
-    }
-    Ok(out)
-}
-
-fn parse_object(line: &str) -> Result<Map<String, Value>, String> {
+fn parse_object(line: &str) -> std::result::Result<Map<String, Value>, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     match v {
         Value::Object(o) => Ok(o),
@@ -249,7 +122,11 @@ fn parse_object(line: &str) -> Result<Map<String, Value>, String> {
 }
 
 /// A required non-empty string field (integers are accepted for ids).
-fn req_string(obj: &Map<String, Value>, key: &str, allow_int: bool) -> Result<String, String> {
+fn req_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    allow_int: bool,
+) -> std::result::Result<String, String> {
     match obj.get(key) {
         None => Err(format!("missing field \"{key}\"")),
         Some(Value::String(s)) if s.trim().is_empty() => Err(format!("field \"{key}\" is empty")),
@@ -262,7 +139,7 @@ fn req_string(obj: &Map<String, Value>, key: &str, allow_int: bool) -> Result<St
     }
 }
 
-fn parse_lang_field(raw: &str, field: &str) -> Result<Lang, String> {
+fn parse_lang_field(raw: &str, field: &str) -> std::result::Result<Lang, String> {
     Lang::parse(raw).map_err(|e| format!("field \"{field}\": {e}"))
 }
 
@@ -278,15 +155,15 @@ fn read_xor(
     path: &Path,
     answers_lang: Option<&Lang>,
     notes: &mut Vec<String>,
-) -> Result<Vec<GoldItem>, OpenEvalError> {
+) -> Result<Vec<GoldItem>> {
     let mut items = Vec::new();
     let mut seen: HashMap<(String, Lang), usize> = HashMap::new();
     let mut trimmed: BTreeMap<String, usize> = BTreeMap::new();
-    for (n, line) in read_lines(path)? {
+    for (n, line) in read_numbered_lines(path)? {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |m: String| OpenEvalError::input(path, n, m);
+        let err = |m: String| DataError::input(path, n, m);
         let obj = parse_object(&line).map_err(err)?;
         let id = req_string(&obj, "id", true).map_err(err)?;
         let question = req_string(&obj, "question", false).map_err(err)?;
@@ -341,7 +218,7 @@ fn read_xor(
         });
     }
     if items.is_empty() {
-        return Err(OpenEvalError::input(path, 0, "no questions in the file"));
+        return Err(DataError::input(path, 0, "no questions in the file"));
     }
     for (raw, c) in trimmed {
         notes.push(format!(
@@ -353,7 +230,7 @@ fn read_xor(
 }
 
 /// MKQA language keys → xlqa languages.
-fn mkqa_lang(key: &str) -> Result<Lang, String> {
+fn mkqa_lang(key: &str) -> std::result::Result<Lang, String> {
     match key {
         "zh_cn" => Ok(Lang::parse("zh").map_err(|e| e.to_string())?),
         "zh_tw" | "zh_hk" => Ok(Lang::parse("zh-Hant").map_err(|e| e.to_string())?),
@@ -363,15 +240,15 @@ fn mkqa_lang(key: &str) -> Result<Lang, String> {
 
 const MKQA_NO_STRING: &[&str] = &["unanswerable", "long_answer", "binary"];
 
-fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, OpenEvalError> {
+fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>> {
     let mut items = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut dropped: BTreeMap<String, usize> = BTreeMap::new();
-    for (n, line) in read_lines(path)? {
+    for (n, line) in read_numbered_lines(path)? {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |m: String| OpenEvalError::input(path, n, m);
+        let err = |m: String| DataError::input(path, n, m);
         let obj = parse_object(&line).map_err(err)?;
         let id = req_string(&obj, "example_id", true).map_err(err)?;
         if let Some(first) = seen.insert(id.clone(), n) {
@@ -489,7 +366,7 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
         }
     }
     if items.is_empty() {
-        return Err(OpenEvalError::input(path, 0, "no examples in the file"));
+        return Err(DataError::input(path, 0, "no examples in the file"));
     }
     if !dropped.is_empty() {
         let parts: Vec<String> = dropped.iter().map(|(t, c)| format!("{c} {t}")).collect();
@@ -502,13 +379,13 @@ fn read_mkqa(path: &Path, notes: &mut Vec<String>) -> Result<Vec<GoldItem>, Open
     Ok(items)
 }
 
-fn read_xquad(dir: &Path) -> Result<Vec<GoldItem>, OpenEvalError> {
+fn read_xquad(dir: &Path) -> Result<Vec<GoldItem>> {
     let examples = read_xquad_dir(dir)?;
     let mut by_id: HashMap<&str, BTreeMap<Lang, Vec<String>>> = HashMap::new();
     let mut seen = HashSet::new();
     for e in &examples {
         if !seen.insert((e.id.as_str(), e.lang.clone())) {
-            return Err(OpenEvalError::Mismatch(format!(
+            return Err(DataError::Invalid(format!(
                 "{}: question id \"{}\" appears twice in xquad.{}.json",
                 dir.display(),
                 e.id,
@@ -542,14 +419,14 @@ fn read_xquad(dir: &Path) -> Result<Vec<GoldItem>, OpenEvalError> {
         .collect())
 }
 
-fn read_plain_questions(path: &Path) -> Result<Vec<GoldItem>, OpenEvalError> {
+fn read_plain_questions(path: &Path) -> Result<Vec<GoldItem>> {
     let mut items = Vec::new();
     let mut seen: HashMap<(String, Lang), usize> = HashMap::new();
-    for (n, line) in read_lines(path)? {
+    for (n, line) in read_numbered_lines(path)? {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |m: String| OpenEvalError::input(path, n, m);
+        let err = |m: String| DataError::input(path, n, m);
         let obj = parse_object(&line).map_err(err)?;
         let id = req_string(&obj, "id", true).map_err(err)?;
         let key = ["question", "text", "query"]
@@ -580,7 +457,7 @@ fn read_plain_questions(path: &Path) -> Result<Vec<GoldItem>, OpenEvalError> {
         });
     }
     if items.is_empty() {
-        return Err(OpenEvalError::input(path, 0, "no questions in the file"));
+        return Err(DataError::input(path, 0, "no questions in the file"));
     }
     Ok(items)
 }
@@ -589,7 +466,7 @@ fn clean_id(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
-fn assign_qids(path: &Path, items: &mut [GoldItem]) -> Result<(), OpenEvalError> {
+fn assign_qids(path: &Path, items: &mut [GoldItem]) -> Result<()> {
     let mut count: HashMap<String, usize> = HashMap::new();
     for it in items.iter() {
         *count.entry(it.id.clone()).or_default() += 1;
@@ -602,7 +479,7 @@ fn assign_qids(path: &Path, items: &mut [GoldItem]) -> Result<(), OpenEvalError>
             format!("{}:{}", it.label, clean_id(&it.id))
         };
         if let Some(other) = seen.insert(it.qid.clone(), it.id.clone()) {
-            return Err(OpenEvalError::Mismatch(format!(
+            return Err(DataError::Invalid(format!(
                 "{}: question ids \"{other}\" and \"{}\" both give the TREC topic id \"{}\"",
                 path.display(),
                 it.id,
@@ -611,4 +488,182 @@ fn assign_qids(path: &Path, items: &mut [GoldItem]) -> Result<(), OpenEvalError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gold::{read_gold, GoldPurpose};
+    use crate::io::temp_file as tmp;
+
+    fn l(s: &str) -> Lang {
+        Lang::parse(s).unwrap()
+    }
+
+    fn opts(format: GoldFormat, answers_lang: Option<&str>) -> GoldOptions {
+        GoldOptions {
+            purpose: GoldPurpose::Passages,
+            format,
+            lang: None,
+            answers_lang: answers_lang.map(l),
+        }
+    }
+
+    #[test]
+    fn xor_loader_trims_language_and_sets_answer_language() {
+        let f = tmp(
+            "xor.jsonl",
+            concat!(
+                r#"{"id": "a1", "question": "ما هو؟", "answers": ["Paris", "Paris", "yes"], "lang": " ar", "split": "train"}"#,
+                "\n",
+                r#"{"id": "a2", "question": "何ですか", "answers": ["Tokyo"], "lang": "ja"}"#,
+                "\n"
+            ),
+        );
+        let g = read_gold(&f, &opts(GoldFormat::Auto, Some("en"))).unwrap();
+        assert_eq!(g.format, GoldFormat::Xor);
+        assert_eq!(g.items[0].lang, l("ar"));
+        assert_eq!(g.items[0].answers, vec!["Paris", "yes"]);
+        assert_eq!(g.items[0].answers_lang, l("en"));
+        assert_eq!(g.items[1].qid, "a2");
+        assert!(g.notes[0].contains("1 rows") && g.notes[0].contains("\" ar\""));
+        // limit per language
+        let mut g2 = g.clone();
+        g2.limit_per_lang(1);
+        assert_eq!(g2.items.len(), 2);
+    }
+
+    #[test]
+    fn xor_loader_errors_name_line_and_field() {
+        let cases = [
+            (
+                r#"{"id": "a", "question": "q", "lang": "ar"}"#,
+                "\"answers\"",
+            ),
+            (
+                r#"{"id": "a", "question": "q", "answers": [1], "lang": "ar"}"#,
+                "answers[0]",
+            ),
+            (
+                r#"{"id": "a", "question": "q", "answers": ["x"], "lang": "xx"}"#,
+                "lang",
+            ),
+            (
+                r#"{"id": "a", "question": "", "answers": ["x"], "lang": "ar"}"#,
+                "\"question\" is empty",
+            ),
+            (
+                r#"{"id": "a", "question": "q", "answers": [], "lang": "ar"}"#,
+                "empty array",
+            ),
+            (r#"[1, 2]"#, "JSON object"),
+        ];
+        for (i, (line, want)) in cases.iter().enumerate() {
+            let f = tmp(&format!("xorbad{i}.jsonl"), &format!("{{\"id\":\"ok\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}}\n{line}\n"));
+            let e = read_gold(&f, &opts(GoldFormat::Xor, None))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("xorbad{i}.jsonl:2")) && e.contains(want),
+                "{e}"
+            );
+        }
+        let f = tmp(
+            "xordup.jsonl",
+            "{\"id\":\"a\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}\n{\"id\":\"a\",\"question\":\"q\",\"answers\":[\"a\"],\"lang\":\"ar\"}\n",
+        );
+        let e = read_gold(&f, &opts(GoldFormat::Xor, None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2:") && e.contains("duplicate"), "{e}");
+        // --answers-lang only for xor
+        let q = tmp(
+            "plainq.jsonl",
+            "{\"id\":\"1\",\"question\":\"q\",\"lang\":\"en\"}\n",
+        );
+        assert!(read_gold(&q, &opts(GoldFormat::Auto, Some("en"))).is_err());
+        let g = read_gold(&q, &opts(GoldFormat::Auto, None)).unwrap();
+        assert_eq!(g.format, GoldFormat::Questions);
+        let q = tmp("plainq-nolang.jsonl", "{\"id\":\"1\",\"question\":\"q\"}\n");
+        let e = read_gold(&q, &opts(GoldFormat::Questions, None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":1:") && e.contains("lang"), "{e}");
+    }
+
+    #[test]
+    fn mkqa_loader_gives_parallel_answers_and_shared_ids() {
+        let f = tmp(
+            "mkqa.jsonl",
+            concat!(
+                r#"{"example_id": 7, "query": "who", "queries": {"en": "who directed alien", "de": "wer", "zh_cn": "谁", "zh_tw": "誰"}, "answers": {"en": [{"type": "entity", "text": "Ridley Scott", "aliases": ["Sir Ridley Scott"]}], "de": [{"type": "entity", "text": "Ridley Scott"}], "zh_cn": [{"type": "entity", "text": "雷德利·斯科特", "aliases": []}], "zh_tw": [{"type": "entity", "text": "雷利·史考特", "aliases": null}]}}"#,
+                "\n",
+                r#"{"example_id": 8, "queries": {"en": "why"}, "answers": {"en": [{"type": "unanswerable", "text": null}]}}"#,
+                "\n"
+            ),
+        );
+        let g = read_gold(&f, &opts(GoldFormat::Auto, None)).unwrap();
+        assert_eq!(g.format, GoldFormat::Mkqa);
+        assert_eq!(g.items.len(), 5);
+        let en = g.items.iter().find(|i| i.qid == "en:7").unwrap();
+        assert_eq!(en.answers, vec!["Ridley Scott", "Sir Ridley Scott"]);
+        // en, de, zh (zh_cn) and zh-Hant (zh_tw)
+        assert_eq!(en.parallel.len(), 4);
+        let tw = g.items.iter().find(|i| i.label == "zh_tw").unwrap();
+        assert_eq!(tw.lang, l("zh-Hant"));
+        assert_eq!(tw.qid, "zh_tw:7");
+        // passages labelled zh get the answers of zh and zh-Hant
+        assert_eq!(tw.answers_in(&l("zh")).len(), 2);
+        let why = g.items.iter().find(|i| i.id == "8").unwrap();
+        assert_eq!(why.qid, "8");
+        assert!(why.answers.is_empty() && why.parallel.is_empty());
+        assert!(g.notes[0].contains("1 unanswerable"));
+        let bad = tmp(
+            "mkqabad.jsonl",
+            r#"{"example_id": 9, "queries": {"en": "q"}, "answers": {"en": [{"type": "entity", "text": null}]}}"#,
+        );
+        let e = read_gold(&bad, &opts(GoldFormat::Mkqa, None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mkqabad.jsonl:1") && e.contains("answers.en[0]") && e.contains("text"),
+            "{e}"
+        );
+        let bad = tmp(
+            "mkqabad2.jsonl",
+            r#"{"example_id": 9, "queries": {"en": "q", "fr": "q"}, "answers": {"en": [{"type": "entity", "text": "x"}]}}"#,
+        );
+        let e = read_gold(&bad, &opts(GoldFormat::Mkqa, None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"fr\""), "{e}");
+    }
+
+    #[test]
+    fn real_data_loaders_when_present() {
+        let sh = |rel: &str| {
+            xlqa_core::testdata::shared_or_skip("real_data_loaders", rel).map(|d| d.join(rel))
+        };
+        if let Some(mkqa) = sh("mkqa_format_sample/test_mkqa.jsonl.gz") {
+            let g = read_gold(&mkqa, &opts(GoldFormat::Auto, None)).unwrap();
+            // 6 examples × 26 languages
+            assert_eq!(g.items.len(), 6 * 26);
+        }
+        if let Some(xor) = sh("xor_tydi_v1.1_retrieve_engspan/xor_train_retrieve_eng_span.jsonl") {
+            let g = read_gold(&xor, &opts(GoldFormat::Auto, Some("en"))).unwrap();
+            assert_eq!(g.items.len(), 15_250);
+            assert!(
+                g.notes.iter().any(|n| n.contains("2574 rows")),
+                "{:?}",
+                g.notes
+            );
+        }
+        if let Some(xquad) = sh("xquad") {
+            let g = read_gold(&xquad, &opts(GoldFormat::Auto, None)).unwrap();
+            assert_eq!(g.items.len(), 12 * 1190);
+            let it = &g.items[0];
+            assert_eq!(it.parallel.len(), 12);
+            assert_eq!(it.qid, format!("{}:{}", it.label, it.id));
+        }
+    }
 }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde_json::Value;
 use xlqa_core::Lang;
 
-use super::LareqaError;
+use crate::error::{DataError, Result};
+use crate::io::{read_json, JsonAt};
 
 /// Which sentence holds an answer that starts at character `a`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub enum AnswerSentenceRule {
 
 impl std::str::FromStr for AnswerSentenceRule {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "contains" => Ok(AnswerSentenceRule::Contains),
             "released" => Ok(AnswerSentenceRule::Released),
@@ -125,19 +125,19 @@ fn lang_of_file(path: &Path) -> Option<Lang> {
 }
 
 /// Reads every `<lang>.json` of `dir` (or those of `opts.langs`).
-pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData, LareqaError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| LareqaError::io(dir, e))?;
+pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData> {
+    let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut unnamed = Vec::new();
     for e in entries {
-        let path = e.map_err(|e| LareqaError::io(dir, e))?.path();
+        let path = e.map_err(|e| DataError::io(dir, e))?.path();
         if path.extension().and_then(|x| x.to_str()) != Some("json") {
             continue;
         }
         match lang_of_file(&path) {
             Some(l) => {
                 if let Some(prev) = files.insert(l.as_str().to_string(), path.clone()) {
-                    return Err(LareqaError::Data(format!(
+                    return Err(DataError::Invalid(format!(
                         "two files for language {l} in {}: {} and {}",
                         dir.display(),
                         prev.display(),
@@ -149,7 +149,7 @@ pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData, Lar
         }
     }
     if !unnamed.is_empty() {
-        return Err(LareqaError::Data(format!(
+        return Err(DataError::Invalid(format!(
             "cannot tell the language of {} from its name: name the files <lang>.json (e.g. de.json)",
             unnamed
                 .iter()
@@ -161,7 +161,7 @@ pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData, Lar
     if !opts.langs.is_empty() {
         for l in &opts.langs {
             if !files.contains_key(l.as_str()) {
-                return Err(LareqaError::Data(format!(
+                return Err(DataError::Invalid(format!(
                     "no file for language {l} in {} (it has: {})",
                     dir.display(),
                     files.keys().cloned().collect::<Vec<_>>().join(" ")
@@ -171,7 +171,7 @@ pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData, Lar
         files.retain(|k, _| opts.langs.iter().any(|l| l.as_str() == k));
     }
     if files.is_empty() {
-        return Err(LareqaError::Data(format!(
+        return Err(DataError::Invalid(format!(
             "no <lang>.json files in {}",
             dir.display()
         )));
@@ -183,7 +183,7 @@ pub fn read_lareqa_dir(dir: &Path, opts: &LoadOptions) -> Result<LareqaData, Lar
 pub fn read_lareqa_files(
     files: &BTreeMap<String, PathBuf>,
     opts: &LoadOptions,
-) -> Result<LareqaData, LareqaError> {
+) -> Result<LareqaData> {
     let mut data = LareqaData {
         langs: Vec::new(),
         candidates: Vec::new(),
@@ -196,7 +196,7 @@ pub fn read_lareqa_files(
     };
     let mut qid_index: HashMap<String, usize> = HashMap::new();
     for (code, path) in files {
-        let lang = Lang::parse(code).map_err(|e| LareqaError::Data(format!("{code}: {e}")))?;
+        let lang = Lang::parse(code).map_err(|e| DataError::Invalid(format!("{code}: {e}")))?;
         data.langs.push(lang);
         let li = data.langs.len() - 1;
         read_file(path, li, opts, &mut data, &mut qid_index)?;
@@ -223,44 +223,11 @@ pub fn read_lareqa_files(
     }
     data.excluded_questions = dropped.len();
     if data.questions.is_empty() {
-        return Err(LareqaError::Data(
+        return Err(DataError::Invalid(
             "no question has a correct candidate: nothing to evaluate".into(),
         ));
     }
     Ok(data)
-}
-
-struct At<'a> {
-    path: &'a Path,
-}
-
-impl At<'_> {
-    fn err(&self, json_path: &str, message: impl Into<String>) -> LareqaError {
-        LareqaError::Format {
-            path: self.path.to_path_buf(),
-            json_path: json_path.to_string(),
-            message: message.into(),
-        }
-    }
-    fn array<'v>(&self, v: &'v Value, key: &str, at: &str) -> Result<&'v Vec<Value>, LareqaError> {
-        match v.get(key) {
-            Some(Value::Array(a)) => Ok(a),
-            Some(_) => Err(self.err(&format!("{at}.{key}"), "expected an array")),
-            None => Err(self.err(at, format!("missing field '{key}'"))),
-        }
-    }
-    fn string<'v>(&self, v: &'v Value, key: &str, at: &str) -> Result<&'v str, LareqaError> {
-        match v.get(key) {
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(self.err(&format!("{at}.{key}"), "expected a string")),
-            None => Err(self.err(at, format!("missing field '{key}'"))),
-        }
-    }
-    fn uint(&self, v: &Value, at: &str) -> Result<usize, LareqaError> {
-        v.as_u64()
-            .map(|n| n as usize)
-            .ok_or_else(|| self.err(at, "expected a non-negative integer"))
-    }
 }
 
 fn read_file(
@@ -269,16 +236,10 @@ fn read_file(
     opts: &LoadOptions,
     data: &mut LareqaData,
     qid_index: &mut HashMap<String, usize>,
-) -> Result<(), LareqaError> {
-    let bytes = std::fs::read(path).map_err(|e| LareqaError::io(path, e))?;
-    let root: Value = serde_json::from_slice(&bytes).map_err(|e| LareqaError::Json {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    let at = At { path };
-    let articles = at.array(&root, "data", "$")?;
+) -> Result<()> {
+    let root = read_json(path)?;
+    let at = JsonAt { path };
+    let articles = at.array(&root, "data", "")?;
     let limit = opts.limit_articles.unwrap_or(usize::MAX);
     let mut seen_ids: HashSet<String> = HashSet::new();
     for (ai, article) in articles.iter().enumerate().take(limit) {
@@ -312,7 +273,7 @@ fn read_file(
                     .as_array()
                     .filter(|a| a.len() == 2)
                     .ok_or_else(|| at.err(&bp, "expected [start, end]"))?;
-                let (s, e) = (at.uint(&pair[0], &bp)?, at.uint(&pair[1], &bp)?);
+                let (s, e) = (at.as_uint(&pair[0], &bp)?, at.as_uint(&pair[1], &bp)?);
                 if s > e || e > n_chars {
                     return Err(at.err(
                         &bp,
@@ -378,7 +339,7 @@ fn read_file(
                     let start_v = ans
                         .get("answer_start")
                         .ok_or_else(|| at.err(&np, "missing field 'answer_start'"))?;
-                    let a = at.uint(start_v, &format!("{np}.answer_start"))?;
+                    let a = at.as_uint(start_v, &format!("{np}.answer_start"))?;
                     let text = at.string(ans, "text", &np)?;
                     if a >= n_chars {
                         return Err(at.err(
@@ -435,6 +396,7 @@ pub fn answer_sentence(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn answer_sentence_rules() {
@@ -521,71 +483,6 @@ mod tests {
         let ans = d.answers_by_qid();
         assert_eq!(ans[0], vec![1, 3]);
         assert!(d.warnings.is_empty());
-    }
-
-    #[test]
-    fn mlqa_style_questions_in_some_languages_with_several_answers() {
-        // MLQA-R: a question exists in 2–4 of the 7 languages; here q1 in
-        // en/de/es, q2 only in en/es; q2 has two answers in en (two sentences)
-        let dir = tempfile::tempdir().unwrap();
-        let mut en = para("q1", "What?");
-        en["qas"].as_array_mut().unwrap().push(serde_json::json!({
-            "id": "q2", "question": "Which?",
-            "answers": [{"text": "Ab", "answer_start": 0}, {"text": "Ef", "answer_start": 7}]}));
-        let mut es = para("q1", "¿Qué?");
-        es["qas"].as_array_mut().unwrap().push(serde_json::json!({
-            "id": "q2", "question": "¿Cuál?", "answers": [{"text": "Ab", "answer_start": 0}]}));
-        write(
-            dir.path(),
-            "en.json",
-            &serde_json::json!({"data": [{"paragraphs": [en]}]}),
-        );
-        write(
-            dir.path(),
-            "es.json",
-            &serde_json::json!({"data": [{"paragraphs": [es]}]}),
-        );
-        write(
-            dir.path(),
-            "de.json",
-            &serde_json::json!({"data": [{"paragraphs": [para("q1", "Was?")]}]}),
-        );
-        let d = read_lareqa_dir(dir.path(), &LoadOptions::default()).unwrap();
-        // langs de en es; candidates de0 de1 en0 en1 es0 es1
-        let ans = d.answers_by_qid();
-        let q1 = d.qids.iter().position(|q| q == "q1").unwrap();
-        let q2 = d.qids.iter().position(|q| q == "q2").unwrap();
-        assert_eq!(ans[q1], vec![1, 3, 5]);
-        assert_eq!(ans[q2], vec![2, 3, 4]);
-        assert_eq!(d.questions.len(), 5);
-
-        // a scorer that prefers the question's own language and sentence 0
-        struct Own<'a>(&'a LareqaData);
-        impl crate::lareqa::PoolScorer for Own<'_> {
-            fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
-                let ql = self.0.questions[q].lang;
-                Ok((0..self.0.candidates.len())
-                    .map(|c| {
-                        let same = self.0.candidates[c].lang == ql;
-                        (if same { 10.0 } else { 0.0 }) + if c % 2 == 0 { 1.0 } else { 0.0 }
-                    })
-                    .collect())
-            }
-        }
-        let res = crate::lareqa::evaluate(&d, &Own(&d), 1, &|_, _| {}).unwrap();
-        let r = res.iter().find(|r| r.id == "q2" && r.lang == "en").unwrap();
-        // en question q2: ranking en0 (rel) 11, en1 (rel) 10, then de0 1, es0 (rel) 1
-        // (tied block of de0, es0 at ranks 3–4), then de1, es1 0.
-        // AP = (1/1 + 2/2 + 3/4) / 3
-        assert!((r.ap - (1.0 + 1.0 + 0.75) / 3.0).abs() < 1e-12);
-        // –same removes both en targets: pool de0 de1 es0 es1, es0 tied with de0 → 1/2
-        assert_eq!(r.ap_minus_same, Some(0.5));
-        // mono pool: en0, en1 both correct → 1
-        assert_eq!(r.ap_mono, Some(1.0));
-        // no target in de for q2
-        assert_eq!(r.ap_by_target[0], None);
-        // –rand: the only other-language target es0 removed → en0, en1 → 1
-        assert_eq!(r.ap_minus_rand, Some(1.0));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use xlqa_core::Lang;
-use xlqa_train::data::{
+use xlqa_data::pairs::{
     drop_overlapping, read_tatoeba, read_tydi_train, read_xor_translations, translation_map,
     PairKind,
 };

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use xlqa_core::Lang;
 
+use crate::error::{DataError, Result};
+use crate::io::{char_to_byte, list_files, read_json, JsonAt};
+
 /// One extractive question with its gold passage.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct QaExample {
@@ -43,48 +46,17 @@ impl QaExample {
     }
 }
 
-/// Errors of the dataset readers.
-#[derive(Debug, thiserror::Error)]
-pub enum DatasetError {
-    /// The file or folder could not be read.
-    #[error("cannot read '{path}': {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid JSON.
-    #[error("'{path}' is not valid JSON (line {line}, column {column}): {source}")]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The JSON does not have the expected SQuAD shape or content.
-    #[error("'{path}' at {json_path}: {message}")]
-    Format {
-        path: PathBuf,
-        json_path: String,
-        message: String,
-    },
-    /// A folder holds none of the expected files.
-    #[error("no {what} found in '{dir}'")]
-    NoFiles { dir: PathBuf, what: String },
-}
-
 /// Reads a SQuAD v1.1 JSON file (XQuAD) whose every question is in `lang`.
-pub fn read_squad(path: &Path, lang: &Lang) -> Result<Vec<QaExample>, DatasetError> {
+pub fn read_squad(path: &Path, lang: &Lang) -> Result<Vec<QaExample>> {
     let root = read_json(path)?;
     walk_squad(path, &root, |_, _| Ok(lang.clone()))
 }
 
 /// Reads every `xquad.<lang>.json` file of an XQuAD folder (e.g.
 /// `shared/data/xquad`), languages in code order. Other files are ignored.
-pub fn read_xquad_dir(dir: &Path) -> Result<Vec<QaExample>, DatasetError> {
+pub fn read_xquad_dir(dir: &Path) -> Result<Vec<QaExample>> {
     let mut files = Vec::new();
-    for path in list_dir(dir)? {
+    for path in list_files(dir)? {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
@@ -94,15 +66,17 @@ pub fn read_xquad_dir(dir: &Path) -> Result<Vec<QaExample>, DatasetError> {
         else {
             continue;
         };
-        let lang = Lang::parse(code).map_err(|e| DatasetError::Format {
-            path: path.clone(),
-            json_path: "(file name)".to_string(),
-            message: format!("'{code}' in the file name is not a language code: {e}"),
+        let lang = Lang::parse(code).map_err(|e| {
+            DataError::format(
+                &path,
+                "(file name)",
+                format!("'{code}' in the file name is not a language code: {e}"),
+            )
         })?;
         files.push((lang, path));
     }
     if files.is_empty() {
-        return Err(DatasetError::NoFiles {
+        return Err(DataError::NoFiles {
             dir: dir.to_path_buf(),
             what: "xquad.<lang>.json files".to_string(),
         });
@@ -133,7 +107,7 @@ const TYDI_LANGUAGES: &[(&str, &str)] = &[
 /// Reads one TyDi QA GoldP file (SQuAD-like JSON). The language of each
 /// question is taken from its id prefix (`korean-3543942044825767374-0`),
 /// as the official GoldP evaluation does.
-pub fn read_tydi_goldp(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
+pub fn read_tydi_goldp(path: &Path) -> Result<Vec<QaExample>> {
     let root = read_json(path)?;
     walk_squad(path, &root, |id, json_path| {
         let name = id.split('-').next().unwrap_or_default();
@@ -141,14 +115,14 @@ pub fn read_tydi_goldp(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, c)| *c)
-            .ok_or_else(|| DatasetError::Format {
+            .ok_or_else(|| DataError::Format {
                 path: path.to_path_buf(),
                 json_path: json_path.to_string(),
                 message: format!(
                     "question id '{id}' does not start with a TyDi language name (arabic-, bengali-, …)"
                 ),
             })?;
-        Lang::parse(code).map_err(|e| DatasetError::Format {
+        Lang::parse(code).map_err(|e| DataError::Format {
             path: path.to_path_buf(),
             json_path: json_path.to_string(),
             message: e.to_string(),
@@ -159,15 +133,15 @@ pub fn read_tydi_goldp(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
 /// Reads every `*.json` file of a TyDi GoldP dev folder, in file-name order.
 /// `dir` may be the dataset folder (`shared/data/tydiqa_goldp_v1.1`, whose
 /// `dev/` is then read) or the `dev/` folder itself.
-pub fn read_tydi_goldp_dev_dir(dir: &Path) -> Result<Vec<QaExample>, DatasetError> {
+pub fn read_tydi_goldp_dev_dir(dir: &Path) -> Result<Vec<QaExample>> {
     let dev = dir.join("dev");
     let dir = if dev.is_dir() { dev.as_path() } else { dir };
-    let mut files: Vec<PathBuf> = list_dir(dir)?
+    let mut files: Vec<PathBuf> = list_files(dir)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     if files.is_empty() {
-        return Err(DatasetError::NoFiles {
+        return Err(DataError::NoFiles {
             dir: dir.to_path_buf(),
             what: "TyDi GoldP *.json files".to_string(),
         });
@@ -195,64 +169,34 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_dir())
 }
 
-fn read_json(path: &Path) -> Result<Value, DatasetError> {
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| DatasetError::Json {
-        path: path.to_path_buf(),
-        line: source.line(),
-        column: source.column(),
-        source,
-    })
-}
-
-fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
-    let io = |source| DatasetError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.is_file() {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
 /// Walks `{"data":[{"title","paragraphs":[{"context","qas":[…]}]}]}`;
 /// `lang_of(id, json_path)` gives each question's language.
 fn walk_squad(
     path: &Path,
     root: &Value,
-    lang_of: impl Fn(&str, &str) -> Result<Lang, DatasetError>,
-) -> Result<Vec<QaExample>, DatasetError> {
-    let err = |json_path: &str, message: String| DatasetError::Format {
-        path: path.to_path_buf(),
-        json_path: json_path.to_string(),
-        message,
-    };
-    let articles = field(root, "data", "", &err)?
+    lang_of: impl Fn(&str, &str) -> Result<Lang>,
+) -> Result<Vec<QaExample>> {
+    let at = JsonAt { path };
+    let err = |json_path: &str, message: String| at.err(json_path, message);
+    let articles = at
+        .field(root, "data", "")?
         .as_array()
         .ok_or_else(|| err("data", "expected an array of articles".into()))?;
     let mut out = Vec::new();
     for (a, article) in articles.iter().enumerate() {
         let ap = format!("data[{a}]");
-        let title = string(article, "title", &ap, &err)?;
-        let paragraphs = array(article, "paragraphs", &ap, &err)?;
+        let title = at.string(article, "title", &ap)?;
+        let paragraphs = at.array(article, "paragraphs", &ap)?;
         for (p, paragraph) in paragraphs.iter().enumerate() {
             let pp = format!("{ap}.paragraphs[{p}]");
-            let context = string(paragraph, "context", &pp, &err)?;
-            let qas = array(paragraph, "qas", &pp, &err)?;
+            let context = at.string(paragraph, "context", &pp)?;
+            let qas = at.array(paragraph, "qas", &pp)?;
             for (q, qa) in qas.iter().enumerate() {
                 let qp = format!("{pp}.qas[{q}]");
-                let id = string(qa, "id", &qp, &err)?;
-                let question = string(qa, "question", &qp, &err)?;
+                let id = at.string(qa, "id", &qp)?;
+                let question = at.string(qa, "question", &qp)?;
                 let lang = lang_of(id, &format!("{qp}.id"))?;
-                let raw_answers = array(qa, "answers", &qp, &err)?;
+                let raw_answers = at.array(qa, "answers", &qp)?;
                 if raw_answers.is_empty() {
                     return Err(err(
                         &format!("{qp}.answers"),
@@ -263,16 +207,8 @@ fn walk_squad(
                 let mut answer_starts = Vec::with_capacity(raw_answers.len());
                 for (n, answer) in raw_answers.iter().enumerate() {
                     let np = format!("{qp}.answers[{n}]");
-                    let text = string(answer, "text", &np, &err)?;
-                    let start = field(answer, "answer_start", &np, &err)?
-                        .as_u64()
-                        .and_then(|s| usize::try_from(s).ok())
-                        .ok_or_else(|| {
-                            err(
-                                &format!("{np}.answer_start"),
-                                "expected a non-negative integer".into(),
-                            )
-                        })?;
+                    let text = at.string(answer, "text", &np)?;
+                    let start = at.uint(answer, "answer_start", &np)?;
                     let found = char_to_byte(context, start)
                         .and_then(|b| context.get(b..b + text.len()).map(|s| s == text));
                     if found != Some(true) {
@@ -301,71 +237,14 @@ fn walk_squad(
     Ok(out)
 }
 
-fn field<'v>(
-    obj: &'v Value,
-    key: &str,
-    at: &str,
-    err: &impl Fn(&str, String) -> DatasetError,
-) -> Result<&'v Value, DatasetError> {
-    let here = if at.is_empty() { "(root)" } else { at };
-    let map = obj
-        .as_object()
-        .ok_or_else(|| err(here, "expected a JSON object".into()))?;
-    map.get(key).ok_or_else(|| {
-        let p = if at.is_empty() {
-            key.to_string()
-        } else {
-            format!("{at}.{key}")
-        };
-        err(&p, "missing field".into())
-    })
-}
-
-fn string<'v>(
-    obj: &'v Value,
-    key: &str,
-    at: &str,
-    err: &impl Fn(&str, String) -> DatasetError,
-) -> Result<&'v str, DatasetError> {
-    field(obj, key, at, err)?
-        .as_str()
-        .ok_or_else(|| err(&format!("{at}.{key}"), "expected a string".into()))
-}
-
-fn array<'v>(
-    obj: &'v Value,
-    key: &str,
-    at: &str,
-    err: &impl Fn(&str, String) -> DatasetError,
-) -> Result<&'v Vec<Value>, DatasetError> {
-    field(obj, key, at, err)?
-        .as_array()
-        .ok_or_else(|| err(&format!("{at}.{key}"), "expected an array".into()))
-}
-
-/// Byte offset of character `n` of `s` (`s.len()` for `n` = char count).
-fn char_to_byte(s: &str, n: usize) -> Option<usize> {
-    s.char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(s.len()))
-        .nth(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::temp_file;
     use std::collections::{BTreeMap, BTreeSet};
 
     fn data_dir() -> Option<PathBuf> {
         xlqa_core::testdata::shared_or_skip("datasets", "tydiqa_goldp_v1.1")
-    }
-
-    fn temp_file(name: &str, body: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xlqa-datasets-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        path
     }
 
     #[test]
@@ -482,7 +361,7 @@ mod tests {
 
         let path = temp_file("broken.json", "{\"data\": [\n  {\"title\": }");
         let err = read_squad(&path, &en).unwrap_err();
-        assert!(matches!(err, DatasetError::Json { line: 2, .. }), "{err}");
+        assert!(matches!(err, DataError::Json { line: 2, .. }), "{err}");
 
         let missing = Path::new("/nonexistent/xquad.en.json");
         let msg = read_squad(missing, &en).unwrap_err().to_string();
@@ -493,9 +372,19 @@ mod tests {
         std::fs::create_dir_all(&empty).unwrap();
         assert!(matches!(
             read_xquad_dir(&empty).unwrap_err(),
-            DatasetError::NoFiles { .. }
+            DataError::NoFiles { .. }
         ));
         std::fs::remove_dir_all(&empty).unwrap();
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        // the temporary folder is shared with other tests: remove only these
+        for name in [
+            "bad_start.json",
+            "no_answers.json",
+            "offset.json",
+            "offset_ok.json",
+            "tydi.json",
+            "broken.json",
+        ] {
+            std::fs::remove_file(path.with_file_name(name)).unwrap();
+        }
     }
 }
