@@ -115,7 +115,7 @@ fn small_beam_is_approximate_but_far_above_random() {
 fn filtered_search_keeps_only_allowed_rows_and_k_hits() {
     // three "languages" round robin, the first excluded (as `exclude_langs`
     // does in the engine's exact path): 1,333 of the 2,000 rows pass
-    let keep = |r: usize| r % 3 != 0;
+    let keep = |r: usize| !r.is_multiple_of(3);
     let r = recalls(K, &keep);
     let m = mean(&r);
     let short = r.iter().filter(|x| x.1 < K).count();
