@@ -90,6 +90,7 @@
 //! trec_eval does: score descending, ties by docno descending (byte order);
 //! the rank column is checked to be an integer but not used.
 
+pub mod job;
 pub mod matching;
 pub mod metrics;
 pub mod report;
@@ -114,6 +115,9 @@ pub enum OpenEvalError {
     Data(#[from] xlqa_data::DataError),
     #[error(transparent)]
     Search(#[from] xlqa_search::SearchError),
+    /// The embedding cache of question vectors.
+    #[error(transparent)]
+    Cache(#[from] xlqa_models::cache::CacheError),
     /// Inputs that do not fit together (e.g. a run naming passages the index
     /// does not have).
     #[error("{0}")]
