@@ -1,20 +1,16 @@
 //! `xlqa eval lareqa`: LAReQA on XQuAD-R / MLQA-R.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use xlqa_core::progress::bar;
 use xlqa_core::Lang;
-use xlqa_data::lareqa::{read_lareqa_dir, AnswerSentenceRule, LoadOptions};
-use xlqa_eval::lareqa::{
-    self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
-    HybridScorer, LareqaReport, LareqaRetriever, PoolScorer,
+use xlqa_data::lareqa::{read_lareqa_dir, AnswerSentenceRule, LareqaData, LoadOptions};
+use xlqa_eval::lareqa::job::{
+    read_debias, run_lareqa, write_outputs, DenseSetup, LareqaJob, VectorTransform,
 };
+use xlqa_eval::lareqa::{self, CandidateMode, DebiasFit, LareqaRetriever};
 use xlqa_index::DebiasMethod;
-use xlqa_models::EmbeddingCache;
 use xlqa_train::Adapter;
 
 #[derive(Args)]
@@ -90,9 +86,78 @@ pub struct LareqaArgs {
 }
 
 pub fn run(a: LareqaArgs) -> Result<()> {
-    let t0 = Instant::now();
-    let dir = match a.data {
-        Some(d) => d,
+    let data = read_data(&a)?;
+    let need_dense = a.retriever != LareqaRetriever::Bm25;
+    let home = crate::home()?;
+    let encoder = if need_dense {
+        Some(crate::load_encoder(
+            &home,
+            &crate::EncoderArgs {
+                batch_size: a.batch_size,
+                precision: a.precision,
+                encoder: a.encoder.clone(),
+            },
+        )?)
+    } else {
+        None
+    };
+    let debias_stats = match &a.debias_stats {
+        Some(p) => Some((p.clone(), read_debias(p)?)),
+        None => None,
+    };
+    let adapter = match (&a.adapter, &encoder) {
+        (Some(dir), Some(enc)) => Some(load_adapter(&a, dir, enc, &debias_stats)?),
+        _ => None,
+    };
+    let apply = |v: &mut Vec<f32>| {
+        if let Some(ad) = &adapter {
+            ad.apply(v)
+        }
+    };
+    let dense = encoder.as_ref().map(|enc| DenseSetup {
+        encoder: enc,
+        cache_dir: a
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| home.root().join("cache").join("embeddings")),
+        debias: a.debias,
+        debias_fit: a.debias_fit,
+        debias_stats,
+        transform: a.adapter.as_ref().map(|dir| VectorTransform {
+            label: dir.display().to_string(),
+            apply: &apply,
+        }),
+    });
+    let job = LareqaJob {
+        data: &data,
+        candidate: a.candidate,
+        retriever: a.retriever,
+        dense,
+        depth: a.depth,
+        rrf_k: a.fusion.rrf_k,
+        w_dense: a.fusion.w_dense,
+        w_bm25: a.fusion.w_bm25,
+        seed: a.seed,
+        rule: format!("{:?}", a.answer_sentence).to_lowercase(),
+        limit_articles: a.limit_articles,
+        progress: !a.quiet,
+    };
+    let outcome = run_lareqa(&job)?;
+    let md = outcome.report.to_markdown();
+    println!("{md}");
+    if let Some(out) = &a.out {
+        write_outputs(out, &md, &job, &outcome)?;
+        if !a.quiet {
+            eprintln!("report written to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+/// The LAReQA files, with a summary and the first data warnings on stderr.
+fn read_data(a: &LareqaArgs) -> Result<LareqaData> {
+    let dir = match &a.data {
+        Some(d) => d.clone(),
         None => crate::data_dir(None)?.join("lareqa_xquad_r"),
     };
     let langs = a
@@ -111,8 +176,7 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             rule: a.answer_sentence,
         },
     )?;
-    let show = !a.quiet;
-    if show {
+    if !a.quiet {
         eprintln!(
             "LAReQA: {} questions, {} candidates, {} languages ({}) from {}",
             data.questions.len(),
@@ -131,216 +195,31 @@ pub fn run(a: LareqaArgs) -> Result<()> {
             );
         }
     }
-    let mut timings = BTreeMap::new();
-    let need_dense = a.retriever != LareqaRetriever::Bm25;
-    let need_bm25 = a.retriever != LareqaRetriever::Dense;
-    let mut encoder_name = None;
-    let mut cache_stats = None;
-    let embeddings = if need_dense {
-        let home = crate::home()?;
-        let enc = crate::load_encoder(
-            &home,
-            &crate::EncoderArgs {
-                batch_size: a.batch_size,
-                precision: a.precision,
-                encoder: a.encoder.clone(),
-            },
-        )?;
-        encoder_name = Some(format!(
-            "{}, weights sha256 {}…, {}",
-            enc.id(),
-            &enc.weights_sha256()[..12],
-            enc.options().precision
-        ));
-        let cache_dir = a
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| home.root().join("cache").join("embeddings"));
-        let mut cache = EmbeddingCache::open(&cache_dir, &enc)?;
-        let qbar = bar(data.questions.len() as u64, "questions", show);
-        let cbar = bar(data.candidates.len() as u64, "candidates", show);
-        let e = lareqa::embed(&data, a.candidate, &enc, &mut cache, &|what, done, _| {
-            if what == "questions" {
-                qbar.set_position(done as u64)
-            } else {
-                cbar.set_position(done as u64)
-            }
-        })?;
-        qbar.finish_and_clear();
-        cbar.finish_and_clear();
-        if show {
-            eprintln!(
-                "embeddings: {} from the cache, {} encoded in {:.0} s ({})",
-                e.stats.hits,
-                e.stats.encoded,
-                e.seconds,
-                cache.path().display()
-            );
-        }
-        timings.insert("embed".to_string(), e.seconds);
-        cache_stats = Some(e.stats);
-        let mut e = e;
-        if a.debias != DebiasMethod::None {
-            let t = Instant::now();
-            lareqa::debias(&data, &mut e, a.debias, a.debias_fit)?;
-            timings.insert("debias".to_string(), t.elapsed().as_secs_f64());
-        }
-        let mut debias_kind = a.debias;
-        if let Some(path) = &a.debias_stats {
-            let d = read_debias(path)?;
-            debias_kind = d.method;
-            lareqa::apply_debias(&data, &mut e, &d, &d)
-                .with_context(|| format!("--debias-stats {}", path.display()))?;
-        }
-        if let Some(dir) = &a.adapter {
-            let ad = Adapter::load(dir)?;
-            ad.check_encoder(enc.id(), enc.weights_sha256(), dir)?;
-            let centered = debias_kind == DebiasMethod::Center;
-            if (ad.meta.input == "center") != centered {
-                bail!(
-                    "adapter {} was trained on {} vectors, but --debias is {}: use --debias {}",
-                    dir.display(),
-                    ad.meta.input,
-                    a.debias,
-                    if ad.meta.input == "center" {
-                        "center"
-                    } else {
-                        "none"
-                    }
-                );
-            }
-            for v in e.questions.iter_mut().chain(e.candidates.iter_mut()) {
-                ad.apply(v);
-            }
-        }
-        Some(e)
-    } else {
-        None
-    };
-    let pool = if need_bm25 {
-        let t = Instant::now();
-        let p = Bm25Pool::build(&data, a.candidate)?;
-        timings.insert("bm25_index".to_string(), t.elapsed().as_secs_f64());
-        Some(p)
-    } else {
-        None
-    };
-    let scorer: Box<dyn PoolScorer> = match (a.retriever, &embeddings, &pool) {
-        (LareqaRetriever::Dense, Some(e), _) => {
-            Box::new(DenseScorer::new(&e.questions, &e.candidates))
-        }
-        (LareqaRetriever::Bm25, _, Some(p)) => Box::new(Bm25Scorer {
-            pool: p,
-            data: &data,
-        }),
-        (LareqaRetriever::Hybrid, Some(e), Some(p)) => Box::new(HybridScorer {
-            dense: DenseScorer::new(&e.questions, &e.candidates),
-            bm25: Bm25Scorer {
-                pool: p,
-                data: &data,
-            },
-            depth: a.depth.max(1),
-            rrf_k: a.fusion.rrf_k,
-            w_dense: a.fusion.w_dense,
-            w_bm25: a.fusion.w_bm25,
-        }),
-        _ => bail!("internal: retriever inputs missing"),
-    };
-    let t = Instant::now();
-    let sbar = bar(data.questions.len() as u64, "ranking", show);
-    let results = lareqa::evaluate(&data, scorer.as_ref(), a.seed, &|done, _| {
-        sbar.set_position(done as u64)
-    })?;
-    sbar.finish_and_clear();
-    timings.insert("rank_and_score".to_string(), t.elapsed().as_secs_f64());
-    timings.insert("total".to_string(), t0.elapsed().as_secs_f64());
-    let mut settings = BTreeMap::new();
-    settings.insert("seed".to_string(), a.seed.to_string());
-    if a.retriever == LareqaRetriever::Hybrid {
-        settings.insert("depth".to_string(), a.depth.to_string());
-        settings.insert("rrf_k".to_string(), a.fusion.rrf_k.to_string());
-        settings.insert("w_dense".to_string(), a.fusion.w_dense.to_string());
-        settings.insert("w_bm25".to_string(), a.fusion.w_bm25.to_string());
-    }
-    if need_dense && a.debias != DebiasMethod::None {
-        settings.insert("debias".to_string(), a.debias.to_string());
-        settings.insert(
-            "debias_fit".to_string(),
-            format!("{:?}", a.debias_fit).to_lowercase(),
-        );
-    }
-    if let Some(dir) = &a.adapter {
-        settings.insert("adapter".to_string(), dir.display().to_string());
-    }
-    if let Some(p) = &a.debias_stats {
-        settings.insert("debias_stats".to_string(), p.display().to_string());
-    }
-    if let Some(n) = a.limit_articles {
-        settings.insert("limit_articles".to_string(), n.to_string());
-    }
-    let report = LareqaReport::new(
-        &data,
-        &results,
-        RunInfo {
-            retriever: a.retriever.to_string(),
-            candidate: a.candidate.to_string(),
-            rule: format!("{:?}", a.answer_sentence).to_lowercase(),
-            encoder: encoder_name,
-            settings,
-            complete: a.limit_articles.is_none(),
-            timings_s: timings,
-            cache: cache_stats,
-        },
-    );
-    let md = report.to_markdown();
-    println!("{md}");
-    if let Some(out) = a.out {
-        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        let write = |name: &str, bytes: &[u8]| -> Result<()> {
-            let p = out.join(name);
-            std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-        };
-        write("report.md", md.as_bytes())?;
-        write("report.json", &serde_json::to_vec_pretty(&report)?)?;
-        write(
-            "per_question.jsonl",
-            LareqaReport::per_question_jsonl(&results).as_bytes(),
-        )?;
-        write("pairs.svg", report.pair_svg().as_bytes())?;
-        write("top100.svg", report.top100_svg().as_bytes())?;
-        if let Some(e) = &embeddings {
-            let pts = lareqa::pca_points(&data, e, 1500);
-            let svg = lareqa::report::pca_svg(
-                &pts,
-                &report.langs,
-                &format!(
-                    "PCA of question and {} embeddings (multilingual-e5-small)",
-                    a.candidate
-                ),
-            );
-            write("pca.svg", svg.as_bytes())?;
-        }
-        if show {
-            eprintln!("report written to {}", out.display());
-        }
-    }
-    Ok(())
+    Ok(data)
 }
 
-/// A fitted de-biasing transform from a JSON file: the transform itself, or
-/// an index manifest holding one under `debias`.
-fn read_debias(path: &std::path::Path) -> Result<xlqa_index::Debias> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let inner = match v.get("debias") {
-        Some(d) if v.get("format").is_some() => d.clone(),
-        _ => v,
-    };
-    if inner.is_null() {
-        bail!("{}: the index records no de-biasing", path.display());
+/// The adapter, checked against the encoder and the vectors it is applied to.
+fn load_adapter(
+    a: &LareqaArgs,
+    dir: &Path,
+    enc: &xlqa_models::Encoder,
+    debias_stats: &Option<(PathBuf, xlqa_index::Debias)>,
+) -> Result<Adapter> {
+    let ad = Adapter::load(dir)?;
+    ad.check_encoder(enc.id(), enc.weights_sha256(), dir)?;
+    let kind = debias_stats.as_ref().map_or(a.debias, |(_, d)| d.method);
+    if (ad.meta.input == "center") != (kind == DebiasMethod::Center) {
+        let want = if ad.meta.input == "center" {
+            "center"
+        } else {
+            "none"
+        };
+        bail!(
+            "adapter {} was trained on {} vectors, but --debias is {}: use --debias {want}",
+            dir.display(),
+            ad.meta.input,
+            a.debias
+        );
     }
-    serde_json::from_value(inner)
-        .with_context(|| format!("{}: not a de-biasing transform", path.display()))
+    Ok(ad)
 }

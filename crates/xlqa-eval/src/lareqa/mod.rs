@@ -40,6 +40,7 @@
 //! their hybrid (weighted reciprocal-rank fusion of the two top-`depth`
 //! lists). Candidates a retriever does not return share the lowest score.
 
+pub mod job;
 pub mod metrics;
 pub mod report;
 
