@@ -92,7 +92,7 @@ pub fn run_lareqa(job: &LareqaJob) -> Result<LareqaOutcome, LareqaError> {
         settings: settings(job),
         complete: job.limit_articles.is_none(),
         timings_s: timings,
-        cache: embeddings.as_ref().map(|e| e.stats.clone()),
+        cache: embeddings.as_ref().map(|e| e.stats),
     };
     let report = LareqaReport::new(job.data, &results, info);
     Ok(LareqaOutcome {
