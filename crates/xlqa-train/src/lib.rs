@@ -21,6 +21,7 @@
 pub mod adamw;
 pub mod adapter;
 pub mod calibrate;
+pub mod encoder_job;
 pub mod finetune;
 pub mod qa_data;
 pub mod reader;
