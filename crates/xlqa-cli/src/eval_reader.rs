@@ -1,7 +1,7 @@
 //! `xlqa eval reader`: the span reader with the gold paragraph given.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -123,48 +123,12 @@ pub fn run(a: EvalReaderArgs) -> Result<()> {
         "questions_per_second": items.len() as f64 / read_s.max(1e-9),
     });
     if a.matrix {
-        let cross = reading::cross_items(&examples, Some(a.matrix_limit));
-        let cp = predict(&reader, &cross, "matrix", show)?;
-        let cs = reading::score(&cross, &cp);
-        let (crow, cavg) = reading::by_label(&cross, &cs);
-        per_q.extend(reading::per_question(&cross, &cs));
-        pred_rows.extend(cross.iter().zip(&cp).map(
-            |(i, p)| serde_json::json!({"id": i.id, "lang": i.pair_label(), "prediction": p}),
-        ));
-        let mut all = rows.clone();
-        all.extend(crow.iter().cloned());
-        md.push_str(&format!(
-            "\n## Cross-lingual matrix (F1; rows: question language, columns: paragraph \
-             language; diagonal: all questions, off-diagonal: first {} per pair)\n\n{}\n\
-             Cross-lingual pairs macro average: EM {:.1}, F1 {:.1} ({} questions).\n",
-            a.matrix_limit,
-            reading::matrix_markdown(&all),
-            cavg.em,
-            cavg.f1,
-            cavg.questions
-        ));
-        report["matrix"] = serde_json::json!({"pairs": crow, "cross_macro_avg": cavg,
-            "per_pair_limit": a.matrix_limit});
+        let (section, json) = matrix(&reader, &examples, &a, &rows, &mut per_q, &mut pred_rows)?;
+        md.push_str(&section);
+        report["matrix"] = json;
     }
     report["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
-    let write = |file: &str, text: &str| -> Result<()> {
-        let p = a.out.join(file);
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))
-    };
-    write(
-        "report.json",
-        &(serde_json::to_string_pretty(&report)? + "\n"),
-    )?;
-    write("report.md", &md)?;
-    let mut buf = Vec::new();
-    xlqa_eval::bootstrap::write_per_question(&mut buf, &per_q)?;
-    write("per_question.jsonl", std::str::from_utf8(&buf)?)?;
-    let mut pf = Vec::new();
-    for r in &pred_rows {
-        serde_json::to_writer(&mut pf, r)?;
-        pf.write_all(b"\n")?;
-    }
-    write("predictions.jsonl", std::str::from_utf8(&pf)?)?;
+    write_outputs(&a.out, &report, &md, &per_q, &pred_rows)?;
     print!("{md}");
     if show {
         eprintln!(
@@ -174,6 +138,72 @@ pub fn run(a: EvalReaderArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Every question-language × paragraph-language pair: the markdown section
+/// and the report's `matrix`; its rows join `per_q` and `pred_rows`.
+fn matrix(
+    reader: &SpanReader,
+    examples: &[xlqa_data::squad::QaExample],
+    a: &EvalReaderArgs,
+    rows: &[reading::GroupScore],
+    per_q: &mut Vec<xlqa_eval::bootstrap::PerQuestion>,
+    pred_rows: &mut Vec<serde_json::Value>,
+) -> Result<(String, serde_json::Value)> {
+    let cross = reading::cross_items(examples, Some(a.matrix_limit));
+    let cp = predict(reader, &cross, "matrix", !a.quiet)?;
+    let cs = reading::score(&cross, &cp);
+    let (crow, cavg) = reading::by_label(&cross, &cs);
+    per_q.extend(reading::per_question(&cross, &cs));
+    pred_rows.extend(
+        cross
+            .iter()
+            .zip(&cp)
+            .map(|(i, p)| serde_json::json!({"id": i.id, "lang": i.pair_label(), "prediction": p})),
+    );
+    let mut all = rows.to_vec();
+    all.extend(crow.iter().cloned());
+    let md = format!(
+        "\n## Cross-lingual matrix (F1; rows: question language, columns: paragraph \
+         language; diagonal: all questions, off-diagonal: first {} per pair)\n\n{}\n\
+         Cross-lingual pairs macro average: EM {:.1}, F1 {:.1} ({} questions).\n",
+        a.matrix_limit,
+        reading::matrix_markdown(&all),
+        cavg.em,
+        cavg.f1,
+        cavg.questions
+    );
+    let json = serde_json::json!({"pairs": crow, "cross_macro_avg": cavg,
+        "per_pair_limit": a.matrix_limit});
+    Ok((md, json))
+}
+
+/// report.json, report.md, per_question.jsonl and predictions.jsonl in `out`.
+fn write_outputs(
+    out: &Path,
+    report: &serde_json::Value,
+    md: &str,
+    per_q: &[xlqa_eval::bootstrap::PerQuestion],
+    pred_rows: &[serde_json::Value],
+) -> Result<()> {
+    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+        let p = out.join(file);
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    };
+    write(
+        "report.json",
+        (serde_json::to_string_pretty(report)? + "\n").as_bytes(),
+    )?;
+    write("report.md", md.as_bytes())?;
+    let mut buf = Vec::new();
+    xlqa_eval::bootstrap::write_per_question(&mut buf, per_q)?;
+    write("per_question.jsonl", &buf)?;
+    let mut pf = Vec::new();
+    for r in pred_rows {
+        serde_json::to_writer(&mut pf, r)?;
+        pf.write_all(b"\n")?;
+    }
+    write("predictions.jsonl", &pf)
 }
 
 #[derive(Args)]
@@ -214,7 +244,6 @@ pub struct EvalReaderOpenArgs {
 
 pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
     let t0 = Instant::now();
-    let show = !a.quiet;
     let data = crate::data_dir(a.data.clone())?;
     let examples = datasets::read_xquad_dir(&data.join("xquad"))?;
     let engine = crate::open_engine(
@@ -266,54 +295,15 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
         other => anyhow::bail!("--setting: '{other}' (expected all, own-removed or both)"),
     };
     for (own_removed, name) in settings {
-        let pb = std::cell::RefCell::new(None);
-        let progress = |d: usize, t: usize| {
-            pb.borrow_mut()
-                .get_or_insert_with(|| bar(t as u64, name, show))
-                .set_position(d as u64);
+        let ctx = OpenRun {
+            engine: &engine,
+            examples: &examples,
+            opts: &opts,
+            a: &a,
         };
-        let t = Instant::now();
-        let rows = reading::read_open(&engine, &examples, a.limit, own_removed, &opts, &progress)?;
-        if let Some(pb) = pb.borrow().as_ref() {
-            pb.finish_and_clear();
-        }
-        let secs = t.elapsed().as_secs_f64();
-        let (per, avg) = reading::summarize_open(&rows);
-        md.push_str(&format!(
-            "\n## {}\n\n| lang | questions | EM | F1 | answer in question's language % | projected % |\n|---|---|---|---|---|---|\n",
-            if own_removed {
-                "Question's own language removed from retrieval"
-            } else {
-                "Whole pool"
-            }
-        ));
-        for r in per.iter().chain(std::iter::once(&avg)) {
-            md.push_str(&format!(
-                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-                r.label, r.questions, r.em, r.f1, r.in_question_lang, r.projected
-            ));
-        }
-        md.push_str(&format!(
-            "\n{:.0} s, {:.2} s per question.\n",
-            secs,
-            secs / rows.len().max(1) as f64
-        ));
-        report[name] = serde_json::json!({"languages": per, "macro_avg": avg, "seconds": secs});
-        let mut buf = Vec::new();
-        for r in &rows {
-            serde_json::to_writer(&mut buf, r)?;
-            buf.write_all(b"\n")?;
-        }
-        let p = a.out.join(format!("rows_{name}.jsonl"));
-        std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
-        let pq: Vec<xlqa_eval::bootstrap::PerQuestion> = rows
-            .iter()
-            .map(|r| xlqa_eval::reading::em_f1_row(&r.id, &r.lang, r.em, r.f1))
-            .collect();
-        let mut buf = Vec::new();
-        xlqa_eval::bootstrap::write_per_question(&mut buf, &pq)?;
-        let p = a.out.join(format!("per_question_{name}.jsonl"));
-        std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
+        let (section, json) = run_setting(&ctx, own_removed, name)?;
+        md.push_str(&section);
+        report[name] = json;
     }
     report["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
     std::fs::write(
@@ -323,6 +313,77 @@ pub fn run_open(a: EvalReaderOpenArgs) -> Result<()> {
     std::fs::write(a.out.join("report.md"), &md)?;
     print!("{md}");
     Ok(())
+}
+
+struct OpenRun<'a> {
+    engine: &'a xlqa_search::Engine,
+    examples: &'a [xlqa_data::squad::QaExample],
+    opts: &'a xlqa_search::AskOptions,
+    a: &'a EvalReaderOpenArgs,
+}
+
+/// One setting (whole pool or own language removed): reads every question,
+/// writes rows_<name>.jsonl and per_question_<name>.jsonl, and returns the
+/// report's markdown section and JSON.
+fn run_setting(c: &OpenRun, own_removed: bool, name: &str) -> Result<(String, serde_json::Value)> {
+    let pb = std::cell::RefCell::new(None);
+    let progress = |d: usize, t: usize| {
+        pb.borrow_mut()
+            .get_or_insert_with(|| bar(t as u64, name, !c.a.quiet))
+            .set_position(d as u64);
+    };
+    let t = Instant::now();
+    let rows = reading::read_open(
+        c.engine,
+        c.examples,
+        c.a.limit,
+        own_removed,
+        c.opts,
+        &progress,
+    )?;
+    if let Some(pb) = pb.borrow().as_ref() {
+        pb.finish_and_clear();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (per, avg) = reading::summarize_open(&rows);
+    let mut md = format!(
+        "\n## {}\n\n| lang | questions | EM | F1 | answer in question's language % | projected % |\n|---|---|---|---|---|---|\n",
+        if own_removed {
+            "Question's own language removed from retrieval"
+        } else {
+            "Whole pool"
+        }
+    );
+    for r in per.iter().chain(std::iter::once(&avg)) {
+        md.push_str(&format!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            r.label, r.questions, r.em, r.f1, r.in_question_lang, r.projected
+        ));
+    }
+    md.push_str(&format!(
+        "\n{:.0} s, {:.2} s per question.\n",
+        secs,
+        secs / rows.len().max(1) as f64
+    ));
+    let mut buf = Vec::new();
+    for r in &rows {
+        serde_json::to_writer(&mut buf, r)?;
+        buf.write_all(b"\n")?;
+    }
+    let p = c.a.out.join(format!("rows_{name}.jsonl"));
+    std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
+    let pq: Vec<xlqa_eval::bootstrap::PerQuestion> = rows
+        .iter()
+        .map(|r| xlqa_eval::reading::em_f1_row(&r.id, &r.lang, r.em, r.f1))
+        .collect();
+    let mut buf = Vec::new();
+    xlqa_eval::bootstrap::write_per_question(&mut buf, &pq)?;
+    let p = c.a.out.join(format!("per_question_{name}.jsonl"));
+    std::fs::write(&p, buf).with_context(|| format!("writing {}", p.display()))?;
+    Ok((
+        md,
+        serde_json::json!({"languages": per, "macro_avg": avg, "seconds": secs}),
+    ))
 }
 
 fn engine_reader_meta(a: &crate::ReaderArgs) -> Result<serde_json::Value> {

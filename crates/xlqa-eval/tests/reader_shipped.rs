@@ -42,14 +42,17 @@ fn predict(items: &[xlqa_eval::reading::ReadingItem]) -> Vec<String> {
 }
 
 /// Floors: the F1 measured on these slices when the reader was shipped
-/// (2026-12-03, step-896 reader: macro 34.5, lowest language 19.9 (el),
-/// cross-lingual 19.1) minus a margin of about 2–3 points: the int8
-/// kernels are bit-identical across CPUs, the f32 parts are not quite.
-/// The reader shipped before (2026-12-01) measured macro 18.0 and fails
-/// these floors; a reader that ignores the question lands far below.
-const MACRO_F1_FLOOR: f64 = 32.0;
+/// (2026-12-03, the finished 1,300-step reader: macro 38.1, lowest language
+/// 19.4 (el), cross-lingual 16.6 on its 88 questions) minus a margin of
+/// about 2 points: the int8 kernels are bit-identical across CPUs, the f32
+/// parts are not quite. The step-896 reader measured 34.5 / 19.9 / 19.1
+/// (the cross-lingual slice is small: ±5 points of noise; the 2,640-question
+/// matrix in docs/RESULTS.md is the real comparison). The reader shipped on
+/// 2026-12-01 measured macro 18.0 and fails these floors; a reader that
+/// ignores the question lands far below.
+const MACRO_F1_FLOOR: f64 = 36.0;
 const LANG_F1_FLOOR: f64 = 17.0;
-const CROSS_F1_FLOOR: f64 = 17.0;
+const CROSS_F1_FLOOR: f64 = 14.5;
 
 #[test]
 fn shipped_reader_reads_xquad_in_every_language() {
