@@ -202,7 +202,9 @@ fn rankings_then_hand_computed_tables() {
     let rep = report();
     let ones = [1.0; 3];
     let half = [0.5; 3];
-    let expected: [(&str, &str, [[f64; 3]; 3], [[f64; 3]; 3]); 6] = [
+    // per language: R^L, R^multi, R^para at k = 1, 5, 20
+    type Rows = [[f64; 3]; 3];
+    let expected: [(&str, &str, Rows, Rows); 6] = [
         ("bm25", "all", [ones, ones, ones], [ones, ones, ones]),
         ("dense", "all", [ones, ones, ones], [ones, ones, ones]),
         ("hybrid", "all", [ones, ones, ones], [ones, ones, ones]),

@@ -204,13 +204,7 @@ fn rankings<'a>(
         RankingSource::RunFile { index, path } => {
             let passages: Vec<&Passage> = index.store.iter().collect();
             let run = read_run(path)?;
-            let unmatched = check_topics(path, run.by_qid.keys(), job, gold, qids)?;
-            if unmatched > 0 {
-                notes.push(format!(
-                    "{}: {unmatched} of its topics are not among the evaluated questions (ignored)",
-                    path.display()
-                ));
-            }
+            check_topics(path, run.by_qid.keys(), (job, gold, qids), notes)?;
             let r = resolve_run(&run, &passages)?;
             Ok((passages, r, format!("run file {}", path.display())))
         }
@@ -291,14 +285,13 @@ fn describe(o: &RetrieveOptions, exclude_own_lang: bool) -> String {
 }
 
 /// Fails when none of a file's topics is a question of the gold set;
-/// returns how many are not.
+/// notes how many are not.
 fn check_topics<'k>(
     path: &Path,
     topics: impl ExactSizeIterator<Item = &'k String> + Clone,
-    job: &RetrievalJob,
-    gold: &GoldSet,
-    qids: &HashSet<&str>,
-) -> Result<usize, OpenEvalError> {
+    (job, gold, qids): (&RetrievalJob, &GoldSet, &HashSet<&str>),
+    notes: &mut Vec<String>,
+) -> Result<(), OpenEvalError> {
     let total = topics.len();
     let matched = topics.filter(|q| qids.contains(q.as_str())).count();
     if matched == 0 {
@@ -309,7 +302,14 @@ fn check_topics<'k>(
             gold.items.first().map(|i| i.qid.as_str()).unwrap_or("")
         )));
     }
-    Ok(total - matched)
+    if matched < total {
+        notes.push(format!(
+            "{}: {} of its topics are not among the evaluated questions (ignored)",
+            path.display(),
+            total - matched
+        ));
+    }
+    Ok(())
 }
 
 /// The qrels resolved against the pool, and the report's setup line.
@@ -322,13 +322,7 @@ fn judgments(
     notes: &mut Vec<String>,
 ) -> Result<(HashMap<String, Judgments>, String), OpenEvalError> {
     let q = read_qrels(path)?;
-    let unmatched = check_topics(path, q.by_qid.keys(), job, gold, qids)?;
-    if unmatched > 0 {
-        notes.push(format!(
-            "{}: {unmatched} of its topics are not among the evaluated questions (ignored)",
-            path.display()
-        ));
-    }
+    check_topics(path, q.by_qid.keys(), (job, gold, qids), notes)?;
     let (j, unknown) = resolve_qrels(&q, passages)?;
     if unknown > 0 {
         notes.push(format!(
