@@ -67,16 +67,8 @@ pub struct LareqaArgs {
     /// Embedding cache folder (default: $XLQA_HOME/cache/embeddings).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// Texts per encoder batch.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Encoder arithmetic: int8 (default), f32 or q4 (see `xlqa index --help`).
-    #[arg(long)]
-    precision: Option<xlqa_models::Precision>,
-    /// The encoder: base (the default), aligned (the shipped fine-tuned one)
-    /// or a delta folder from `xlqa train encoder`.
-    #[arg(long)]
-    encoder: Option<String>,
+    #[command(flatten)]
+    enc: crate::EncoderArgs,
     /// Write report.md, report.json, per_question.jsonl and the SVG figures here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -90,14 +82,7 @@ pub fn run(a: LareqaArgs) -> Result<()> {
     let need_dense = a.retriever != LareqaRetriever::Bm25;
     let home = crate::home()?;
     let encoder = if need_dense {
-        Some(crate::load_encoder(
-            &home,
-            &crate::EncoderArgs {
-                batch_size: a.batch_size,
-                precision: a.precision,
-                encoder: a.encoder.clone(),
-            },
-        )?)
+        Some(crate::load_encoder(&home, &a.enc)?)
     } else {
         None
     };

@@ -79,12 +79,8 @@ pub struct RetrievalArgs {
     /// Write report.md, report.json and per_question.jsonl here.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Texts per encoder batch.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Encoder arithmetic: int8 (default), f32 or q4 (see `xlqa index --help`).
-    #[arg(long)]
-    precision: Option<xlqa_models::Precision>,
+    #[command(flatten)]
+    enc: crate::EncoderArgs,
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -144,11 +140,7 @@ pub fn run(a: RetrievalArgs) -> Result<()> {
 fn open_engine(a: &RetrievalArgs) -> Result<xlqa_search::Engine> {
     crate::open_engine(
         &a.index,
-        &crate::EncoderArgs {
-            batch_size: a.batch_size,
-            precision: a.precision,
-            encoder: None,
-        },
+        &a.enc,
         "none",
         &crate::ReaderArgs {
             reader_dir: None,
