@@ -53,6 +53,7 @@ use xlqa_text::sentence::split_sentences;
 
 use crate::error::{DataError, Result};
 use crate::io::{char_to_byte, list_dir, read_json, read_lines, JsonAt};
+use crate::squad::TYDI_LANGUAGES;
 
 /// One training pair: an anchor text and its positive, each with its language.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -386,20 +387,6 @@ fn read_aligned_all(
     }
     Ok((pairs, summary))
 }
-
-/// TyDi QA language names (file-name prefixes and question-id prefixes) and
-/// their codes.
-const TYDI_LANGUAGES: &[(&str, &str)] = &[
-    ("arabic", "ar"),
-    ("bengali", "bn"),
-    ("english", "en"),
-    ("finnish", "fi"),
-    ("indonesian", "id"),
-    ("korean", "ko"),
-    ("russian", "ru"),
-    ("swahili", "sw"),
-    ("telugu", "te"),
-];
 
 /// Reads TyDi QA GoldP **train** files (`{language}_tydiqa_train.json`,
 /// SQuAD-like JSON `data[].paragraphs[].{context, qas[].{id, question,

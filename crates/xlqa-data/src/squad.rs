@@ -89,8 +89,9 @@ pub fn read_xquad_dir(dir: &Path) -> Result<Vec<QaExample>> {
     Ok(out)
 }
 
-/// TyDi QA language names (the prefix of every question id) and codes.
-const TYDI_LANGUAGES: &[(&str, &str)] = &[
+/// TyDi QA language names (the prefix of every question id and of the
+/// GoldP train file names) and codes.
+pub(crate) const TYDI_LANGUAGES: &[(&str, &str)] = &[
     ("arabic", "ar"),
     ("bengali", "bn"),
     ("english", "en"),

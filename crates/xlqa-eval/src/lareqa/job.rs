@@ -250,11 +250,9 @@ pub fn write_outputs(
     job: &LareqaJob,
     o: &LareqaOutcome,
 ) -> Result<(), LareqaError> {
-    let io = |p: &Path, e: std::io::Error| {
-        LareqaError::Data(xlqa_data::DataError::Io {
-            path: p.to_path_buf(),
-            source: e,
-        })
+    let io = |p: &Path, e: std::io::Error| LareqaError::Write {
+        path: p.to_path_buf(),
+        source: e,
     };
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     let write = |name: &str, bytes: &[u8]| {

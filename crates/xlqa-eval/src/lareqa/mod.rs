@@ -69,6 +69,13 @@ pub enum LareqaError {
     /// Scores or data that do not fit the evaluation.
     #[error("{0}")]
     Invalid(String),
+    /// A report file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Cache(#[from] xlqa_models::CacheError),
     #[error(transparent)]
