@@ -6,6 +6,7 @@ mod eval_qa;
 mod eval_reader;
 mod eval_retrieval;
 mod output;
+mod serve;
 mod train_encoder;
 mod train_reader;
 
@@ -44,6 +45,9 @@ enum Cmd {
     Index(IndexArgs),
     /// Answer questions from an index.
     Ask(AskArgs),
+    /// Serve an index over HTTP: the JSON API (/v1/ask, /v1/ask/batch,
+    /// /v1/index, /v1/health, /v1/metrics, /openapi.json) and a web page at /.
+    Serve(serve::ServeArgs),
     /// The quickstart: install the model, index the built-in multilingual demo
     /// collection and answer sample questions asked in several languages.
     Demo(DemoArgs),
@@ -224,6 +228,10 @@ struct RetrieveArgs {
     /// Never return passages in these languages (comma-separated).
     #[arg(long, value_delimiter = ',')]
     exclude_lang: Vec<Lang>,
+    /// Never return passages in the question's own language (given or
+    /// detected): answer from the other languages of the collection.
+    #[arg(long)]
+    exclude_own_lang: bool,
     /// Beam width of the HNSW search, for an index built with `--ann hnsw`.
     #[arg(long, default_value_t = 128)]
     ann_ef: usize,
@@ -429,6 +437,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Models { cmd } => models(cmd),
         Cmd::Index(a) => index(a),
         Cmd::Ask(a) => ask(a),
+        Cmd::Serve(a) => serve::run(a),
         Cmd::Demo(a) => demo(a),
         Cmd::Eval { cmd } => eval(cmd),
         Cmd::Train {
@@ -620,6 +629,7 @@ fn ask(a: AskArgs) -> Result<()> {
         retrieval_weight: a.retrieval_weight,
         project: !a.no_project,
         span_evidence: a.span_evidence,
+        exclude_question_lang: a.retrieve.exclude_own_lang,
     };
     let mut run = match &a.run {
         Some(p) => Some(std::io::BufWriter::new(

@@ -165,6 +165,23 @@ const THREE_TO_TWO: &[(&str, &str)] = &[
 #[serde(try_from = "String", into = "String")]
 pub struct Lang(String);
 
+/// In an OpenAPI document a [`Lang`] is a string.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Lang {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Language code: ISO 639-1 (en, zh), ISO 639-3 (yue) or BCP 47 with a script (zh-Hant)",
+            ))
+            .examples([serde_json::json!("de")])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Lang {}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LangError {
     #[error("empty language code")]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a language label came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LangSource {
     /// Given in the input (`lang` field or `--lang`).
@@ -65,6 +66,7 @@ pub struct Hit {
 
 /// Wall-clock time spent in each stage of answering one question, in ms.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageTimings {
     pub lang_id_ms: f64,
     pub encode_ms: f64,

@@ -12,6 +12,7 @@ use crate::retrieve::{RetrieveOptions, RetrieverChoice};
 
 /// Where the span reader reads its span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SpanEvidence {
     /// In the evidence sentence chosen as the sentence reader does.
@@ -56,6 +57,9 @@ pub struct AskOptions {
     pub project: bool,
     /// Span reader: where the span is read.
     pub span_evidence: SpanEvidence,
+    /// Never return passages in the question's own language (given or
+    /// detected): "answer me from the other languages".
+    pub exclude_question_lang: bool,
 }
 
 impl Default for AskOptions {
@@ -69,12 +73,14 @@ impl Default for AskOptions {
             retrieval_weight: 2.0,
             project: true,
             span_evidence: SpanEvidence::Passages,
+            exclude_question_lang: false,
         }
     }
 }
 
 /// A retrieved passage as reported to the user.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetrievedPassage {
     pub rank: usize,
     pub id: String,
@@ -90,6 +96,7 @@ pub struct RetrievedPassage {
 
 /// The answer read from the evidence.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
     pub text: String,
     pub lang: Lang,
@@ -114,6 +121,7 @@ pub struct Answer {
 
 /// Where a projected answer was read.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectedFrom {
     pub text: String,
     pub lang: Lang,
@@ -125,6 +133,7 @@ pub struct ProjectedFrom {
 
 /// Everything known about one answered question.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AskResult {
     pub id: String,
     pub question: String,

@@ -52,6 +52,11 @@ impl Engine {
         &self.corpus.index
     }
 
+    /// Names of the registered retrievers, in report order.
+    pub fn retrievers(&self) -> Vec<&'static str> {
+        self.retrievers.iter().map(|r| r.name()).collect()
+    }
+
     /// Names of the loaded readers.
     pub fn readers(&self) -> Vec<&'static str> {
         self.readers.iter().map(|r| r.name()).collect()
@@ -166,6 +171,9 @@ impl Engine {
         let mut ropts = opts.retrieve.clone();
         if reader.is_some() {
             ropts.k = ropts.k.max(opts.read_top);
+        }
+        if opts.exclude_question_lang && !ropts.exclude_langs.contains(&ql.lang) {
+            ropts.exclude_langs.push(ql.lang.clone());
         }
         let wants_vector = reader.is_some_and(|r| r.needs_vector(opts));
         let (hits, mut vector) =

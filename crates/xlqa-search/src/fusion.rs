@@ -32,6 +32,26 @@ impl Ranks {
     }
 }
 
+/// In an OpenAPI document [`Ranks`] are numbers named `<retriever>_rank`
+/// and `<retriever>_score`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Ranks {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let number = ObjectBuilder::new().schema_type(Type::Number);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::RefOr(number.into())))
+            .description(Some(
+                "Each retriever that found the passage: <name>_rank (1-based) and <name>_score",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Ranks {}
+
 impl Serialize for Ranks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len() * 2))?;

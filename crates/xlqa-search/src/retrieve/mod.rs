@@ -119,6 +119,24 @@ impl FromStr for RetrieverChoice {
     }
 }
 
+/// In an OpenAPI document a [`RetrieverChoice`] is one of the registered
+/// retrievers' names or `hybrid`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RetrieverChoice {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut names: Vec<String> = registry().iter().map(|r| r.name().to_string()).collect();
+        names.push("hybrid".into());
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names))
+            .description(Some("One retriever by name, or hybrid: all of them, fused"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RetrieverChoice {}
+
 impl TryFrom<String> for RetrieverChoice {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -134,6 +152,7 @@ impl From<RetrieverChoice> for String {
 
 /// How ranked lists are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FusionMethod {
     /// Weighted reciprocal rank fusion.

@@ -1,0 +1,264 @@
+//! The router: endpoints, the API-key check, request metrics, JSON errors
+//! for unknown paths and methods, and a panic guard.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use xlqa_search::{AskResult, Engine, SearchError};
+
+use crate::api::{AskRequest, BatchRequest, BatchResponse, Capabilities};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::limits::{panic_message, Gate, Limits};
+use crate::metrics::Metrics;
+use crate::summary::IndexSummary;
+
+/// Everything a request handler needs.
+pub struct App {
+    pub engine: Arc<Engine>,
+    pub limits: Limits,
+    pub gate: Gate,
+    pub metrics: Metrics,
+    /// When set, every request but health and the page must carry it.
+    pub api_key: Option<String>,
+    pub summary: IndexSummary,
+    caps: Capabilities,
+}
+
+impl App {
+    pub fn new(
+        engine: Engine,
+        index_path: &std::path::Path,
+        limits: Limits,
+        api_key: Option<String>,
+    ) -> App {
+        let caps = Capabilities {
+            readers: engine.readers(),
+            retrievers: engine.retrievers(),
+        };
+        let summary = IndexSummary::new(
+            index_path,
+            &engine.index().manifest,
+            caps.retrievers.clone(),
+            caps.readers.clone(),
+        );
+        App {
+            engine: Arc::new(engine),
+            gate: Gate::new(&limits),
+            limits,
+            metrics: Metrics::new(),
+            api_key,
+            summary,
+            caps,
+        }
+    }
+}
+
+/// The whole API and the page.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/ask", post(ask))
+        .route("/v1/ask/batch", post(ask_batch))
+        .route("/v1/index", get(index))
+        .route("/v1/health", get(health))
+        .route("/v1/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), check_key))
+        .layer(middleware::from_fn_with_state(app.clone(), record))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .with_state(app)
+}
+
+/// A panic outside the model workers (those are caught by the gate).
+fn on_panic(p: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(&format!("panic in a request handler: {}", panic_message(p))).into_response()
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(req.uri().path())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// Counts every request by endpoint (the route, not the raw path) and status.
+async fn record(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
+    let t = Instant::now();
+    let r = next.run(req).await;
+    app.metrics
+        .request(&endpoint, r.status().as_u16(), t.elapsed().as_secs_f64());
+    r
+}
+
+/// Paths open without a key: the health check and the page (which holds no data).
+fn is_open(path: &str) -> bool {
+    path == "/v1/health" || path == "/"
+}
+
+/// Byte comparison whose time does not depend on where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn presented_key(h: &HeaderMap) -> Option<&str> {
+    if let Some(v) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v);
+    }
+    h.get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+async fn check_key(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if let Some(key) = &app.api_key {
+        let ok =
+            presented_key(req.headers()).is_some_and(|k| same_secret(k.as_bytes(), key.as_bytes()));
+        if !ok && !is_open(req.uri().path()) {
+            return ApiError::unauthorized().into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn engine_error(e: SearchError) -> ApiError {
+    match e {
+        SearchError::Input(m) => ApiError::engine(m),
+        other => ApiError::internal(&format!("engine: {other}")),
+    }
+}
+
+/// Answer one question.
+#[utoipa::path(post, path = "/v1/ask", request_body = AskRequest,
+    responses(
+        (status = 200, description = "The answer and its evidence, as `xlqa ask --json`", body = AskResult),
+        (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = crate::error::ErrorBody),
+        (status = 422, description = "A field has a value the server does not take", body = crate::error::ErrorBody),
+        (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
+        (status = 504, description = "The answer took longer than the server's limit", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn ask(
+    State(app): State<Arc<App>>,
+    JsonBody(req): JsonBody<AskRequest>,
+) -> Result<Json<AskResult>, ApiError> {
+    let (q, opts) = req.check("", &app.limits, &app.caps)?;
+    let engine = app.engine.clone();
+    let r = app
+        .gate
+        .run(move || engine.ask(&q, &opts))
+        .await?
+        .map_err(engine_error)?;
+    app.metrics.answered(&r.timings);
+    Ok(Json(r))
+}
+
+/// Answer many questions (checked together, answered in order).
+#[utoipa::path(post, path = "/v1/ask/batch", request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per question, in order", body = BatchResponse),
+        (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
+        (status = 422, description = "A question is not acceptable (field names which)", body = crate::error::ErrorBody),
+        (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
+    ))]
+pub(crate) async fn ask_batch(
+    State(app): State<Arc<App>>,
+    JsonBody(req): JsonBody<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let checked = req.check(&app.limits, &app.caps)?;
+    let engine = app.engine.clone();
+    let results = app
+        .gate
+        .run(move || {
+            checked
+                .iter()
+                .map(|(q, o)| engine.ask(q, o))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?
+        .map_err(engine_error)?;
+    for r in &results {
+        app.metrics.answered(&r.timings);
+    }
+    Ok(Json(BatchResponse { results }))
+}
+
+/// The served index: languages, counts, encoder, analyzers, de-biasing, readers.
+#[utoipa::path(get, path = "/v1/index", responses((status = 200, body = IndexSummary)))]
+pub(crate) async fn index(State(app): State<Arc<App>>) -> Json<IndexSummary> {
+    Json(app.summary.clone())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` while the server answers.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub passages: usize,
+}
+
+/// Liveness (no API key needed).
+#[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health)))]
+pub(crate) async fn health(State(app): State<Arc<App>>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        passages: app.summary.passages,
+    })
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/v1/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let text = app
+        .metrics
+        .render(app.gate.queue_depth(), app.gate.in_flight());
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// The web page.
+async fn page() -> Html<&'static str> {
+    Html(crate::page::INDEX_HTML)
+}
+
+/// This API's OpenAPI document.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
+}

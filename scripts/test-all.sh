@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run): every Rust test with the
+# real data required (XLQA_REQUIRE_DATA=1: a missing ../shared/data file
+# fails instead of skipping), then the web page in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+XLQA_REQUIRE_DATA=1 cargo test --release --workspace
+bash scripts/browser-test.sh
