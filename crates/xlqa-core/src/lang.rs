@@ -172,8 +172,9 @@ impl utoipa::PartialSchema for Lang {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some(
-                "Language code: ISO 639-1 (en, zh), ISO 639-3 (yue) or BCP 47 with a script (zh-Hant)",
+                "Language code: ISO 639-1 (en, zh), ISO 639-3 (yue) or BCP 47 with a script (zh-Hant); case-insensitive, `_` for `-`, region subtags ignored",
             ))
+            .pattern(Some(Lang::pattern()))
             .examples([serde_json::json!("de")])
             .into()
     }
@@ -235,6 +236,21 @@ impl Lang {
             Some(s) => Lang(format!("{primary}-{s}")),
             None => Lang(primary),
         })
+    }
+
+    /// An ECMA-262 regular expression matching exactly the codes
+    /// [`Lang::parse`] accepts (for JSON Schema and OpenAPI documents).
+    pub fn pattern() -> String {
+        let any_case = |c: &str| -> String {
+            c.chars()
+                .map(|ch| format!("[{}{}]", ch, ch.to_ascii_uppercase()))
+                .collect()
+        };
+        let two: Vec<String> = ISO_639_1.iter().map(|c| any_case(c)).collect();
+        format!(
+            r"^\s*({}|[A-Za-z]{{3}})([-_]([A-Za-z]{{4}}|[A-Za-z]{{2}}|[0-9]{{3}}))*\s*$",
+            two.join("|")
+        )
     }
 
     /// The full canonical code, e.g. `zh-Hant`.
@@ -323,5 +339,58 @@ mod tests {
         assert_eq!(l.as_str(), "de");
         assert!(serde_json::from_str::<Lang>("\"klingon\"").is_err());
         assert_eq!(serde_json::to_string(&l).unwrap(), "\"de\"");
+    }
+
+    #[test]
+    fn the_schema_pattern_accepts_exactly_what_parse_accepts() {
+        let re = regex::Regex::new(&Lang::pattern()).unwrap();
+        let mut samples: Vec<String> = [
+            "en",
+            "EN",
+            "eNg",
+            "zh_hant",
+            "zh-Hant",
+            "pt-BR",
+            "es-419",
+            "sr-Latn-RS",
+            " ar",
+            "yue",
+            "xx",
+            "",
+            " ",
+            "e",
+            "english",
+            "en-",
+            "en--US",
+            "en-U",
+            "en-1234",
+            "zh-Hant5",
+            "é",
+            "en us",
+            "qq",
+            "zz-Latn",
+            "abc",
+            "ab1",
+            "de_DE",
+            "de-de-de",
+            "12",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // every two-letter pair of letters and a few case variants
+        for a in b'a'..=b'z' {
+            for b in b'a'..=b'z' {
+                samples.push(format!("{}{}", a as char, b as char));
+                samples.push(format!(
+                    "{}{}-Latn",
+                    (a as char).to_ascii_uppercase(),
+                    b as char
+                ));
+            }
+        }
+        for s in &samples {
+            assert_eq!(re.is_match(s), Lang::parse(s).is_ok(), "{s:?}");
+        }
     }
 }

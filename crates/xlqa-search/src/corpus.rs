@@ -111,10 +111,7 @@ impl Corpus {
                 source: LangSource::Detected,
                 confidence: Some(d.confidence),
             }),
-            None => Err(SearchError::Input(format!(
-                "question \"{}\": cannot detect its language (no letters); pass --lang",
-                q.id
-            ))),
+            None => Err(SearchError::UndetectableLanguage { id: q.id.clone() }),
         }
     }
 

@@ -37,15 +37,26 @@ impl Ranks {
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Ranks {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
-        let number = ObjectBuilder::new().schema_type(Type::Number);
-        ObjectBuilder::new()
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let mut o = ObjectBuilder::new()
             .schema_type(Type::Object)
-            .additional_properties(Some(AdditionalProperties::RefOr(number.into())))
             .description(Some(
                 "Each retriever that found the passage: <name>_rank (1-based) and <name>_score",
-            ))
-            .into()
+            ));
+        for r in crate::retrieve::registry() {
+            o = o
+                .property(
+                    format!("{}_rank", r.name()),
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .property(
+                    format!("{}_score", r.name()),
+                    ObjectBuilder::new().schema_type(Type::Number),
+                );
+        }
+        o.into()
     }
 }
 

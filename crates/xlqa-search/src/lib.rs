@@ -41,4 +41,7 @@ pub enum SearchError {
     Span(#[from] xlqa_models::span::SpanError),
     #[error("{0}")]
     Input(String),
+    /// The question has no letters and no language was given.
+    #[error("question \"{id}\": cannot detect its language (no letters); give it (--lang, or `lang` in a request)")]
+    UndetectableLanguage { id: String },
 }

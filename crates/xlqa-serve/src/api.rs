@@ -30,14 +30,19 @@ const MAX_ID: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
     /// The question, in any language (not empty; at most the server's
-    /// `max_question_chars` characters).
+    /// `max_question_chars` characters). Its language is detected unless
+    /// `lang` is given; a question without letters (e.g. only digits)
+    /// needs `lang` (422 otherwise).
     #[schema(example = "Wie hoch ist der Kilimandscharo?")]
     pub question: String,
     /// Echoed as the result's `id` (default `q1`, as `xlqa ask`).
+    #[schema(min_length = 1, max_length = 200)]
     pub id: Option<String>,
     /// The question's language (default: detected).
     pub lang: Option<Lang>,
     /// Passages to return, 1 to 100 (default 5).
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "whole::opt")]
     pub k: Option<usize>,
     /// `dense`, `bm25` or `hybrid` (default: hybrid).
     pub retriever: Option<RetrieverChoice>,
@@ -46,13 +51,18 @@ pub struct AskRequest {
     pub reader: Option<String>,
     /// Never return passages in these languages.
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub exclude_lang: Vec<Lang>,
     /// Never return passages in the question's own language (given or detected).
     #[serde(default)]
     pub exclude_question_lang: bool,
     /// Passages the reader reads, 1 to 20 (default 5).
+    #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "whole::opt")]
     pub read_top: Option<usize>,
     /// Candidates taken from each retriever before fusion, 1 to 1000 (default 100).
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "whole::opt")]
     pub depth: Option<usize>,
     /// How ranked lists are fused (default: rrf).
     pub fusion: Option<FusionMethod>,
@@ -79,6 +89,51 @@ pub struct BatchRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchResponse {
     pub results: Vec<AskResult>,
+}
+
+/// Whole numbers as JSON Schema counts them: `5` and also `5.0`.
+mod whole {
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
+    use std::fmt;
+
+    struct Whole;
+
+    impl<'de> Visitor<'de> for Whole {
+        type Value = Option<usize>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Whole)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(usize::try_from(v).unwrap_or(usize::MAX)))
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            usize::try_from(v).map(Some).map_err(|_| {
+                E::invalid_value(Unexpected::Signed(v), &"a whole number of at least 1")
+            })
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v.fract() == 0.0 && (0.0..=1e15).contains(&v) {
+                Ok(Some(v as usize))
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    /// An optional whole number (absent or null: `None`).
+    pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_option(Whole)
+    }
 }
 
 /// What the engine can do, for checking requests.

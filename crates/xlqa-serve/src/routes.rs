@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 use xlqa_search::{AskResult, Engine, SearchError};
 
 use crate::api::{AskRequest, BatchRequest, BatchResponse, Capabilities};
@@ -30,7 +30,7 @@ pub struct App {
     /// When set, every request but health and the page must carry it.
     pub api_key: Option<String>,
     pub summary: IndexSummary,
-    caps: Capabilities,
+    pub caps: Capabilities,
 }
 
 impl App {
@@ -140,6 +140,9 @@ async fn check_key(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
 fn engine_error(e: SearchError) -> ApiError {
     match e {
         SearchError::Input(m) => ApiError::engine(m),
+        e @ SearchError::UndetectableLanguage { .. } => {
+            ApiError::invalid_field("lang", e.to_string())
+        }
         other => ApiError::internal(&format!("engine: {other}")),
     }
 }
@@ -149,9 +152,11 @@ fn engine_error(e: SearchError) -> ApiError {
     responses(
         (status = 200, description = "The answer and its evidence, as `xlqa ask --json`", body = AskResult),
         (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
+        (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
         (status = 413, description = "The body is over the size limit", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = crate::error::ErrorBody),
-        (status = 422, description = "A field has a value the server does not take", body = crate::error::ErrorBody),
+        (status = 422, description = "A field has a value the server does not take (`field` names it)", body = crate::error::ErrorBody),
+        (status = 500, description = "Internal error, logged under the returned id", body = crate::error::ErrorBody),
         (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
         (status = 504, description = "The answer took longer than the server's limit", body = crate::error::ErrorBody),
     ))]
@@ -175,8 +180,13 @@ pub(crate) async fn ask(
     responses(
         (status = 200, description = "One result per question, in order", body = BatchResponse),
         (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
-        (status = 422, description = "A question is not acceptable (field names which)", body = crate::error::ErrorBody),
+        (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = crate::error::ErrorBody),
+        (status = 422, description = "A field has a value the server does not take (`field` names it)", body = crate::error::ErrorBody),
+        (status = 500, description = "Internal error, logged under the returned id", body = crate::error::ErrorBody),
         (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
+        (status = 504, description = "The answer took longer than the server's limit", body = crate::error::ErrorBody),
     ))]
 pub(crate) async fn ask_batch(
     State(app): State<Arc<App>>,
@@ -201,7 +211,10 @@ pub(crate) async fn ask_batch(
 }
 
 /// The served index: languages, counts, encoder, analyzers, de-biasing, readers.
-#[utoipa::path(get, path = "/v1/index", responses((status = 200, body = IndexSummary)))]
+#[utoipa::path(get, path = "/v1/index", responses(
+    (status = 200, body = IndexSummary),
+    (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
+))]
 pub(crate) async fn index(State(app): State<Arc<App>>) -> Json<IndexSummary> {
     Json(app.summary.clone())
 }
@@ -225,7 +238,10 @@ pub(crate) async fn health(State(app): State<Arc<App>>) -> Json<Health> {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/v1/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/v1/metrics", responses(
+    (status = 200, content_type = "text/plain", body = String),
+    (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
+))]
 pub(crate) async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     let text = app
         .metrics
@@ -245,9 +261,9 @@ async fn page() -> Html<&'static str> {
     Html(crate::page::INDEX_HTML)
 }
 
-/// This API's OpenAPI document.
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::ApiDoc::openapi())
+/// This API's OpenAPI document, with this server's limits and readers.
+async fn openapi(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    Json(crate::openapi::document(&app.limits, &app.caps))
 }
 
 #[cfg(test)]

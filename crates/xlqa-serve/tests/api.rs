@@ -153,7 +153,8 @@ async fn ask_answers_as_the_engine_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_reach_the_engine() {
-    let body = json!({"question": "¿Cuándo se inauguró el puente?", "k": 3, "retriever": "bm25",
+    // 3.0 is a whole number to JSON Schema, so the API takes it
+    let body = json!({"question": "¿Cuándo se inauguró el puente?", "k": 3.0, "retriever": "bm25",
         "reader": "sentence", "exclude_question_lang": true, "id": "mine"});
     let r = send(
         xlqa_serve::router(shared()),
