@@ -6,3 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 XLQA_REQUIRE_DATA=1 cargo test --release --workspace
 bash scripts/browser-test.sh
+# live index updates killed with SIGKILL at random moments (20 kills)
+python3 bench/update_crash.py --kills 20

@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mpath = dir.join(MANIFEST_FILE);
     let mut manifest = Manifest::read(&mpath)?;
     let dense_path = dir.join(DENSE_FILE);
-    let mut d = DenseIndex::open(&dense_path, manifest.encoder.dim)?;
+    let mut d = DenseIndex::open(&dense_path, manifest.encoder.dim, manifest.counts.passages)?;
     let params = HnswParams {
         m,
         ..Default::default()

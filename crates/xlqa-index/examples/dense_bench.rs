@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_f32(&qpath, &queries)?;
 
     let t = Instant::now();
-    let idx = DenseIndex::open(&base_path, dim)?;
+    let idx = DenseIndex::open_all(&base_path, dim)?;
     let open_s = t.elapsed().as_secs_f64();
     let k = 10;
     let all = |_: usize| true;
@@ -173,7 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m: m.parse()?,
             ..Default::default()
         };
-        let mut idx = DenseIndex::open(&base_path, dim)?;
+        let mut idx = DenseIndex::open_all(&base_path, dim)?;
         let t = Instant::now();
         idx.build_ann(&base_path, params, &|_| {})?;
         let build_s = t.elapsed().as_secs_f64();

@@ -60,26 +60,51 @@ impl DenseIndex {
         w.flush().map_err(|e| IndexError::io(path, e))
     }
 
-    pub fn open(path: &Path, dim: usize) -> Result<DenseIndex, IndexError> {
-        if dim == 0 {
-            return Err(IndexError::corrupt(path, "dimension 0 in the manifest"));
-        }
-        let f = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
-        let size = f.metadata().map_err(|e| IndexError::io(path, e))?.len() as usize;
-        if !size.is_multiple_of(dim * 4) {
+    /// Opens every vector of `path` (a file of whole vectors).
+    pub fn open_all(path: &Path, dim: usize) -> Result<DenseIndex, IndexError> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| IndexError::io(path, e))?
+            .len() as usize;
+        if dim == 0 || !size.is_multiple_of(dim * 4) {
             return Err(IndexError::corrupt(
                 path,
                 format!("size {size} bytes is not a whole number of {dim}-dimensional f32 vectors"),
             ));
         }
-        let map = if size == 0 {
+        DenseIndex::open(path, dim, size / (dim * 4))
+    }
+
+    /// Opens the first `rows` vectors of `path` (the committed ones: bytes
+    /// after them are what an interrupted live update left, ignored and
+    /// later cut).
+    pub fn open(path: &Path, dim: usize, rows: usize) -> Result<DenseIndex, IndexError> {
+        if dim == 0 {
+            return Err(IndexError::corrupt(path, "dimension 0 in the manifest"));
+        }
+        let f = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
+        let size = f.metadata().map_err(|e| IndexError::io(path, e))?.len() as usize;
+        let need = rows * dim * 4;
+        if size < need {
+            return Err(IndexError::corrupt(
+                path,
+                format!(
+                    "holds {} {dim}-dimensional vectors ({size} bytes) for {rows} passages: the index is damaged, rebuild it with `xlqa index`",
+                    size / (dim * 4)
+                ),
+            ));
+        }
+        let map = if need == 0 {
             None
         } else {
-            // SAFETY: the file is only read; an index directory is never
-            // modified in place (builds write a new directory and rename it).
-            Some(unsafe { Mmap::map(&f) }.map_err(|e| IndexError::io(path, e))?)
+            // SAFETY: the file is only read through the map, and only its
+            // first `need` bytes are mapped; a live update only appends after
+            // them or cuts what follows them (update.rs), never shortens them.
+            Some(
+                unsafe { memmap2::MmapOptions::new().len(need).map(&f) }
+                    .map_err(|e| IndexError::io(path, e))?,
+            )
         };
-        let len = size / (dim * 4);
+        let len = rows;
         // Streamed from the file, not through the map, so that the f32 pages
         // do not become resident: the scan needs only the int8 copy, the
         // re-scoring a few rows.
@@ -98,6 +123,23 @@ impl DenseIndex {
             int8,
             ann: None,
         })
+    }
+
+    /// Cuts `path` back to the vectors held here and appends `new` after
+    /// them, durably (fsync). Reopen with the new row count to search them.
+    pub fn append_to_file(&self, path: &Path, new: &[Vec<f32>]) -> Result<(), IndexError> {
+        let mut buf = Vec::with_capacity(new.len() * self.dim * 4);
+        for (i, v) in new.iter().enumerate() {
+            if v.len() != self.dim {
+                return Err(IndexError::Usage(format!(
+                    "added vector {i} has {} dimensions; the index has {}",
+                    v.len(),
+                    self.dim
+                )));
+            }
+            buf.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        }
+        crate::update::append_at(path, (self.len * self.dim * 4) as u64, &buf)
     }
 
     /// Bytes of memory the search structure holds (the int8 copy).
@@ -461,7 +503,7 @@ mod tests {
             let vs: Vec<Vec<f32>> = (0..n).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
             let p = dir.path().join(format!("d{n}"));
             DenseIndex::write(&p, &vs, dim).unwrap();
-            let idx = DenseIndex::open(&p, dim).unwrap();
+            let idx = DenseIndex::open_all(&p, dim).unwrap();
             assert_eq!(idx.len(), n);
             let q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
             for k in [1, 5, 50] {
@@ -508,7 +550,7 @@ mod tests {
             .collect();
         let p = dir.path().join("d");
         DenseIndex::write(&p, &vs, dim).unwrap();
-        let idx = DenseIndex::open(&p, dim).unwrap();
+        let idx = DenseIndex::open_all(&p, dim).unwrap();
         assert!(idx.memory_bytes() <= n * (dim + 8) + 16 * (dim + 8));
         let qs: Vec<Vec<f32>> = (0..40)
             .map(|_| unit((0..dim).map(|_| rnd()).collect()))
@@ -546,10 +588,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e");
         DenseIndex::write(&p, &[], 4).unwrap();
-        let idx = DenseIndex::open(&p, 4).unwrap();
+        let idx = DenseIndex::open_all(&p, 4).unwrap();
         assert!(idx.search(&[1.0; 4], 3, &|_| true).is_empty());
         std::fs::write(&p, [0u8; 10]).unwrap();
-        let e = DenseIndex::open(&p, 4)
+        let e = DenseIndex::open_all(&p, 4)
             .err()
             .expect("corrupt file refused")
             .to_string();

@@ -11,9 +11,10 @@
 use crate::manifest::{AnalyzerInfo, Manifest};
 use crate::IndexError;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED,
 };
@@ -93,6 +94,31 @@ fn register(index: &TvIndex, analyzer: &Analyzer) {
     );
 }
 
+/// The tantivy document of passage `p` at store row `row`.
+fn document(row_field: Field, text_field: Field, row: u64, p: &Passage) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_u64(row_field, row);
+    let text = if p.title.is_empty() {
+        p.text.clone()
+    } else {
+        format!("{}\n{}", p.title, p.text)
+    };
+    doc.add_text(text_field, text);
+    doc
+}
+
+/// Consecutive runs of `rows` (sorted), as inclusive ranges.
+fn runs(rows: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &r in rows {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == r => *end = r,
+            _ => out.push((r, r)),
+        }
+    }
+    out
+}
+
 /// The lexical half of an index.
 pub struct LexicalIndex {
     path: PathBuf,
@@ -140,16 +166,8 @@ impl LexicalIndex {
                     p.lang, p.id
                 ))
             })?;
-            let mut doc = TantivyDocument::new();
-            doc.add_u64(row, i as u64);
-            let text = if p.title.is_empty() {
-                p.text.clone()
-            } else {
-                format!("{}\n{}", p.title, p.text)
-            };
-            doc.add_text(field, text);
             writer
-                .add_document(doc)
+                .add_document(document(row, field, i as u64, p))
                 .map_err(|e| IndexError::tantivy(path, e))?;
             if i % 256 == 0 {
                 progress(i);
@@ -205,6 +223,76 @@ impl LexicalIndex {
             row,
             fields,
         })
+    }
+
+    /// One live update, committed durably and atomically by tantivy (the
+    /// commit point of the whole update, see update.rs): removes the
+    /// documents of `kill` (sorted rows) and of every row from `first_new`
+    /// on (what an interrupted update may have committed... never, but
+    /// cheap to be sure of), adds `new` at rows `first_new..`, and stores
+    /// `payload` with the commit. Passages in a language without a field
+    /// are not added; their count is returned by language.
+    pub fn commit_update(
+        &self,
+        first_new: u32,
+        new: &[Passage],
+        kill: &[u32],
+        payload: &str,
+    ) -> Result<BTreeMap<String, usize>, IndexError> {
+        let index = self.reader.searcher().index().clone();
+        let mut writer: tantivy::IndexWriter = index
+            .writer_with_num_threads(1, 32 * 1024 * 1024)
+            .map_err(|e| IndexError::tantivy(&self.path, e))?;
+        let tv = |e| IndexError::tantivy(&self.path, e);
+        let row_term = |r: u32| Term::from_field_u64(self.row, u64::from(r));
+        writer
+            .delete_query(Box::new(RangeQuery::new(
+                Bound::Included(row_term(first_new)),
+                Bound::Unbounded,
+            )))
+            .map_err(tv)?;
+        for (a, b) in runs(kill) {
+            writer
+                .delete_query(Box::new(RangeQuery::new(
+                    Bound::Included(row_term(a)),
+                    Bound::Included(row_term(b)),
+                )))
+                .map_err(tv)?;
+        }
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, p) in new.iter().enumerate() {
+            match self.fields.get(p.lang.as_str()) {
+                Some(f) => {
+                    let row = u64::from(first_new) + i as u64;
+                    writer
+                        .add_document(document(self.row, *f, row, p))
+                        .map_err(tv)?;
+                }
+                None => *skipped.entry(p.lang.as_str().to_string()).or_default() += 1,
+            }
+        }
+        let mut commit = writer.prepare_commit().map_err(tv)?;
+        commit.set_payload(payload);
+        commit.commit().map_err(tv)?;
+        writer.wait_merging_threads().map_err(tv)?;
+        Ok(skipped)
+    }
+
+    /// Makes the last commit visible to searches.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.reader
+            .reload()
+            .map_err(|e| IndexError::tantivy(&self.path, e))
+    }
+
+    /// The payload of the last commit of the tantivy index at `path` (a
+    /// live update writes its new manifest there; see update.rs).
+    pub fn committed_payload(path: &Path) -> Result<Option<String>, IndexError> {
+        let index = TvIndex::open_in_dir(path).map_err(|e| IndexError::tantivy(path, e))?;
+        let metas = index
+            .load_metas()
+            .map_err(|e| IndexError::tantivy(path, e))?;
+        Ok(metas.payload)
     }
 
     /// Languages that have a field.

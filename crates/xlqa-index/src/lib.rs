@@ -22,6 +22,8 @@ pub mod lexical;
 pub mod linalg;
 pub mod manifest;
 pub mod store;
+pub mod testing;
+pub mod update;
 mod writer;
 
 pub use debias::{Debias, DebiasError, DebiasMethod};
@@ -30,6 +32,7 @@ pub use hnsw::{Hnsw, HnswParams};
 pub use lexical::LexicalIndex;
 pub use manifest::{AnnInfo, EncoderInfo, Manifest, FORMAT_VERSION};
 pub use store::PassageStore;
+pub use update::{Update, UpdateReport};
 pub use writer::IndexWriter;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +95,10 @@ pub struct Index {
     pub store: PassageStore,
     pub lexical: LexicalIndex,
     pub dense: DenseIndex,
+    /// Rows deleted by live updates (sorted; `manifest.deleted_rows`).
+    deleted: Vec<u32>,
+    /// Document id → its live rows.
+    docs: std::collections::HashMap<String, Vec<u32>>,
 }
 
 impl Index {
@@ -99,38 +106,45 @@ impl Index {
     /// that the parts agree with each other (counts, dimension).
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
         let manifest = Manifest::read(&dir.join(MANIFEST_FILE))?;
-        let store = PassageStore::open(&dir.join(PASSAGES_FILE))?;
-        if store.len() != manifest.counts.passages {
+        let manifest = update::rolled_forward(dir, &manifest)?.unwrap_or(manifest);
+        let rows = manifest.counts.passages;
+        let store = PassageStore::open(&dir.join(PASSAGES_FILE), rows)?;
+        if store.len() != rows {
             return Err(IndexError::corrupt(
                 &dir.join(PASSAGES_FILE),
                 format!(
-                    "holds {} passages but the manifest says {}: the index is damaged, rebuild it with `xlqa index`",
-                    store.len(),
-                    manifest.counts.passages
-                ),
-            ));
-        }
-        let mut dense = DenseIndex::open(&dir.join(DENSE_FILE), manifest.encoder.dim)?;
-        if dense.len() != store.len() {
-            return Err(IndexError::corrupt(
-                &dir.join(DENSE_FILE),
-                format!(
-                    "holds {} vectors for {} passages: the index is damaged, rebuild it with `xlqa index`",
-                    dense.len(),
+                    "holds {} passages but the manifest says {rows}: the index is damaged, rebuild it with `xlqa index`",
                     store.len()
                 ),
             ));
         }
-        if manifest.ann.is_some() {
+        let mut dense = DenseIndex::open(&dir.join(DENSE_FILE), manifest.encoder.dim, rows)?;
+        // the graph covers the index as built; after live updates the exact
+        // scan serves every row until the index is rebuilt
+        if manifest.ann.is_some() && manifest.generation == 0 {
             dense.load_ann(&dir.join(ANN_FILE), &dir.join(DENSE_FILE))?;
         }
         let lexical = LexicalIndex::open(&dir.join(LEXICAL_DIR), &manifest)?;
+        let deleted = manifest.deleted_rows.clone();
+        let mut docs: std::collections::HashMap<String, Vec<u32>> = Default::default();
+        for (row, p) in store.iter().enumerate() {
+            if deleted.binary_search(&(row as u32)).is_err() {
+                docs.entry(p.doc_id.clone()).or_default().push(row as u32);
+            }
+        }
         Ok(Index {
             dir: dir.to_path_buf(),
             manifest,
             store,
             lexical,
             dense,
+            deleted,
+            docs,
         })
+    }
+
+    /// Whether live updates changed the index since it was built.
+    pub fn updated(&self) -> bool {
+        self.manifest.generation > 0
     }
 }

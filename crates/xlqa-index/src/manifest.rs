@@ -82,6 +82,22 @@ pub struct Manifest {
     /// The approximate dense index stored in `ann.hnsw`, if one was built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann: Option<AnnInfo>,
+    /// Live updates committed since the build (0: the index as built; see
+    /// `update.rs`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+    /// Store rows that live updates deleted or replaced (sorted). They stay
+    /// in the files until the index is rebuilt; no search returns them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_rows: Vec<u32>,
+    /// Passages added by live updates since the build, per language (how far
+    /// the de-biasing statistics fitted at build time may have drifted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub added_by_lang: BTreeMap<String, usize>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// How the HNSW graph of an index was built.
@@ -113,7 +129,29 @@ impl Manifest {
             counts,
             debias: None,
             ann: None,
+            generation: 0,
+            deleted_rows: Vec::new(),
+            added_by_lang: BTreeMap::new(),
         }
+    }
+
+    /// Passages a search can return (rows of the store less the deleted ones).
+    pub fn live_passages(&self) -> usize {
+        self.counts.passages - self.deleted_rows.len().min(self.counts.passages)
+    }
+
+    /// Writes the manifest durably and atomically: a temporary file, fsync,
+    /// rename over `path`, fsync of the directory. A crash leaves the old
+    /// manifest or the new one, never a mix.
+    pub fn write_durable(&self, path: &Path) -> Result<(), IndexError> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| IndexError::corrupt(path, format!("cannot serialize manifest: {e}")))?;
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        std::io::Write::write_all(&mut f, &json).map_err(|e| IndexError::io(&tmp, e))?;
+        f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
     }
 
     /// Reads and validates a manifest. A directory that is not an xlqa index,
@@ -207,6 +245,13 @@ pub(crate) fn test_manifest(analyzers: BTreeMap<String, AnalyzerInfo>) -> Manife
         analyzers,
         Counts::default(),
     )
+}
+
+/// fsync of a directory, so that a rename in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IndexError::io(dir, e))
 }
 
 fn short(sha: &str) -> &str {

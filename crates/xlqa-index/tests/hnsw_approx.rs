@@ -36,7 +36,7 @@ fn setup() -> &'static (tempfile::TempDir, DenseIndex, Vec<Vec<f32>>) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("dense.f32");
         DenseIndex::write(&p, &vs, DIM).unwrap();
-        let mut idx = DenseIndex::open(&p, DIM).unwrap();
+        let mut idx = DenseIndex::open_all(&p, DIM).unwrap();
         assert!(!idx.has_ann());
         idx.build_ann(&p, HnswParams::default(), &|_| {}).unwrap();
         assert!(idx.has_ann());
