@@ -8,3 +8,5 @@ XLQA_REQUIRE_DATA=1 cargo test --release --workspace
 bash scripts/browser-test.sh
 # live index updates killed with SIGKILL at random moments (20 kills)
 python3 bench/update_crash.py --kills 20
+# xlqa serve killed with SIGKILL during a stream of document adds and deletes (5 kills)
+python3 bench/serve_crash.py --kills 5

@@ -9,6 +9,7 @@ mod output;
 mod serve;
 mod train_encoder;
 mod train_reader;
+mod update;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +46,11 @@ enum Cmd {
     Index(IndexArgs),
     /// Answer questions from an index.
     Ask(AskArgs),
+    /// Add or replace documents in an index without a rebuild (durable when
+    /// it returns; the same as POST /v1/documents of `xlqa serve`).
+    Add(update::AddArgs),
+    /// Delete documents from an index without a rebuild.
+    Delete(update::DeleteArgs),
     /// Serve an index over HTTP: the JSON API (/v1/ask, /v1/ask/batch,
     /// /v1/index, /v1/health, /v1/metrics, /openapi.json) and a web page at /.
     Serve(serve::ServeArgs),
@@ -438,6 +444,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Index(a) => index(a),
         Cmd::Ask(a) => ask(a),
         Cmd::Serve(a) => serve::run(a),
+        Cmd::Add(a) => update::add(a),
+        Cmd::Delete(a) => update::delete(a),
         Cmd::Demo(a) => demo(a),
         Cmd::Eval { cmd } => eval(cmd),
         Cmd::Train {

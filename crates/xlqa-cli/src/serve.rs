@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// Most questions in one batch request.
     #[arg(long, default_value_t = 64)]
     max_batch: usize,
+    /// Largest document batch (POST /v1/documents), in MiB.
+    #[arg(long, default_value_t = 16)]
+    max_documents_mib: usize,
+    /// Seconds a document batch may take (encoding is slower than answering).
+    #[arg(long, default_value_t = 600.0)]
+    update_timeout_s: f64,
     /// After SIGTERM, seconds in-flight requests get to finish.
     #[arg(long, default_value_t = 30.0)]
     drain_s: f64,
@@ -70,6 +76,8 @@ impl ServeArgs {
             workers: self.workers.unwrap_or(d.workers).max(1),
             queue: self.queue,
             timeout: seconds(self.timeout_s, "--timeout-s")?,
+            max_documents_bytes: self.max_documents_mib.max(1) << 20,
+            update_timeout: seconds(self.update_timeout_s, "--update-timeout-s")?,
         };
         Ok(ServeOptions {
             addr: self.addr,

@@ -140,6 +140,11 @@ fn parse_lang(obj: &serde_json::Map<String, Value>) -> Result<Option<Lang>, Stri
 
 fn parse_document(line: &str) -> Result<Document, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
+    document_of(v)
+}
+
+/// A document from one JSON value (xlqa or BEIR form).
+fn document_of(v: Value) -> Result<Document, String> {
     let Value::Object(obj) = v else {
         return Err(format!("expected a JSON object, found {}", json_kind(&v)));
     };
@@ -162,6 +167,55 @@ fn parse_document(line: &str) -> Result<Document, String> {
         lang,
         group,
     })
+}
+
+/// Documents from a request body in the forms `xlqa index` reads: a JSON
+/// array of document objects, or JSONL (one object per line). All or
+/// nothing: on any problem no document is returned, and every problem is
+/// listed as (entry, problem), entries counted from 1 (array elements, or
+/// lines of JSONL).
+pub fn parse_documents(body: &str) -> Result<Vec<Document>, Vec<(usize, String)>> {
+    let entries: Vec<(usize, Result<Value, String>)> = if body.trim_start().starts_with('[') {
+        match serde_json::from_str::<Vec<Value>>(body) {
+            Ok(vs) => vs
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1, Ok(v)))
+                .collect(),
+            Err(e) => return Err(vec![(0, format!("malformed JSON array: {e}"))]),
+        }
+    } else {
+        body.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                (
+                    i + 1,
+                    serde_json::from_str(l).map_err(|e| format!("malformed JSON: {e}")),
+                )
+            })
+            .collect()
+    };
+    let mut docs = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for (n, v) in entries {
+        match v.and_then(document_of) {
+            Ok(d) if !seen.insert(d.id.clone()) => {
+                problems.push((n, format!("duplicate document id \"{}\"", d.id)))
+            }
+            Ok(d) => docs.push(d),
+            Err(p) => problems.push((n, p)),
+        }
+    }
+    if docs.is_empty() && problems.is_empty() {
+        problems.push((0, "no documents in the request".into()));
+    }
+    if problems.is_empty() {
+        Ok(docs)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Reads a collection file. Duplicate ids are an error (they would make run

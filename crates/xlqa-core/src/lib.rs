@@ -12,7 +12,8 @@ pub mod testdata;
 pub mod types;
 
 pub use collection::{
-    json_kind, read_collection, read_questions, InputError, ReadOptions, ReadReport,
+    json_kind, parse_documents, read_collection, read_questions, InputError, ReadOptions,
+    ReadReport,
 };
 pub use lang::{Lang, LangError};
 pub use rng::SplitMix64;

@@ -32,6 +32,7 @@ pub struct Document {
 
 /// A retrieval unit: a DPR-style chunk of one document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Passage {
     /// `{doc_id}#{n}`: unique within an index.
     pub id: String,

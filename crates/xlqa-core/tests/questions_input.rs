@@ -191,3 +191,32 @@ fn skip_invalid_counts_the_bad_lines_and_keeps_the_good_ones() {
     assert_eq!(rep.examples[0].line, 2);
     assert_eq!(rep.examples[19].line, 21);
 }
+
+#[test]
+fn document_bodies_are_all_or_nothing_with_every_problem_listed() {
+    let ok = xlqa_core::parse_documents(
+        "{\"id\":\"a\",\"text\":\"Alpha.\"}\n\n{\"_id\":\"b\",\"title\":\"B\",\"text\":\"Beta.\",\"lang\":\"de\"}\n",
+    )
+    .unwrap();
+    assert_eq!(ok.len(), 2);
+    assert_eq!(ok[1].lang.as_ref().unwrap().as_str(), "de");
+    let arr =
+        xlqa_core::parse_documents(r#"[{"id":"a","text":"Alpha."},{"id":"b","text":"Beta."}]"#)
+            .unwrap();
+    assert_eq!(arr.len(), 2);
+    let bad = xlqa_core::parse_documents(
+        "{\"id\":\"a\",\"text\":\"Alpha.\"}\n{\"id\":\"b\"}\n{\"id\":\"a\",\"text\":\"Again.\"}\nnot json\n{\"id\":\"c\",\"text\":\"C\",\"lang\":\"xx\"}\n",
+    )
+    .unwrap_err();
+    let lines: Vec<usize> = bad.iter().map(|(n, _)| *n).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5], "{bad:?}");
+    assert!(bad[0].1.contains("missing field \"text\""));
+    assert!(bad[1].1.contains("duplicate document id \"a\""));
+    assert!(bad[2].1.contains("malformed JSON"));
+    assert!(bad[3].1.contains("lang"));
+    let e = xlqa_core::parse_documents("[{\"id\":1,\"text\":\"x\"}, 5]").unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, 2);
+    assert!(xlqa_core::parse_documents("  \n").is_err());
+    assert!(xlqa_core::parse_documents("[1,").is_err());
+}

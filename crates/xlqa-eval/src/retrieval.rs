@@ -212,7 +212,8 @@ pub fn evaluate_xquad_open(
             opts.limit_per_lang.is_none_or(|l| *c <= l)
         })
         .collect();
-    let store = &engine.index().store;
+    // a copy: the engine's index is read-locked by each retrieval below
+    let store: Vec<xlqa_core::Passage> = engine.index().store.iter().cloned().collect();
     let norm_text: Vec<String> = store.iter().map(|p| norm(&p.text)).collect();
     if !store.iter().any(|p| p.doc_id.starts_with("xquad.")) {
         return Err(EvalError::Index(format!(
@@ -226,7 +227,7 @@ pub fn evaluate_xquad_open(
     let mut embs = Vec::with_capacity(texts.len());
     let chunk = 256;
     for (i, c) in texts.chunks(chunk).enumerate() {
-        embs.extend(engine.corpus.embed_questions(c)?);
+        embs.extend(engine.corpus().embed_questions(c)?);
         if opts.progress {
             eprint!(
                 "\rencoding questions {}/{}",
@@ -275,7 +276,7 @@ pub fn evaluate_xquad_open(
                 row.n += 1;
                 let mut first = [usize::MAX; 3]; // first rank of a hit: r_l, r_multi, r_para
                 for (rank, h) in hits.iter().enumerate() {
-                    let Some(p) = store.get(h.passage) else {
+                    let Some(p) = store.get(h.passage as usize) else {
                         continue;
                     };
                     let text = &norm_text[h.passage as usize];

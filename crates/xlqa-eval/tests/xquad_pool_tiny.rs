@@ -127,7 +127,7 @@ fn rankings() -> Vec<String> {
         ("de", "bridge", DE[1].3),
     ];
     let texts: Vec<&str> = questions.iter().map(|q| q.2).collect();
-    let embs = s.engine.corpus.embed_questions(&texts).unwrap();
+    let embs = s.engine.corpus().embed_questions(&texts).unwrap();
     let mut out = Vec::new();
     for r in RETRIEVERS {
         for removed in [false, true] {
@@ -275,7 +275,9 @@ fn same_quantities_as_openeval_on_the_same_rankings() {
     )
     .unwrap();
     assert_eq!(gold.items.len(), 4);
-    let passages: Vec<&Passage> = s.engine.index().store.iter().collect();
+    // a copy: each retrieval below read-locks the engine's index
+    let owned: Vec<Passage> = s.engine.index().store.iter().cloned().collect();
+    let passages: Vec<&Passage> = owned.iter().collect();
     // judged relevant: the question's paragraph in the other language
     let judgments: HashMap<String, Judgments> = gold
         .items

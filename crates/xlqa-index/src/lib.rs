@@ -10,10 +10,12 @@
 //! DIR/dense.f32        row-major little-endian f32 [passages × dim]
 //! DIR/ann.hnsw         optional HNSW graph over those vectors (`xlqa index --ann hnsw`)
 //! DIR/lexical/         the tantivy index
+//! DIR/writer.lock      taken by a live update (update.rs)
 //! ```
 //! An index is written into a temporary sibling directory and renamed into
 //! place only when complete, so an interrupted build never leaves a corrupt
-//! index behind (see [`IndexWriter`]).
+//! index behind (see [`IndexWriter`]). Live updates append to the store and
+//! the dense file and commit through tantivy, crash-safe (see [`update`]).
 
 pub mod debias;
 pub mod dense;

@@ -46,6 +46,7 @@ pub struct Update {
 
 /// What an update did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateReport {
     /// The index's generation after the update.
     pub generation: u64,
@@ -149,8 +150,13 @@ impl Index {
         (row as usize) < self.store.len() && self.deleted.binary_search(&row).is_err()
     }
 
-    /// Live rows of document `id`.
-    fn rows_of(&self, id: &str) -> &[u32] {
+    /// Whether the index holds document `id` (live).
+    pub fn has_document(&self, id: &str) -> bool {
+        self.docs.contains_key(id)
+    }
+
+    /// Live rows of document `id`, in order.
+    pub fn rows_of(&self, id: &str) -> &[u32] {
         self.docs.get(id).map_or(&[], Vec::as_slice)
     }
 

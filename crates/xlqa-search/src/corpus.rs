@@ -14,6 +14,17 @@ use crate::indexer::encoder_info;
 use crate::reader::{best_sentence, SentenceAnswer};
 use crate::SearchError;
 
+/// group id → the live rows of the passages that have one.
+fn groups_of(index: &Index) -> HashMap<String, Vec<u32>> {
+    let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
+    for (row, p) in index.store.iter().enumerate() {
+        if let Some(g) = p.group.as_ref().filter(|_| index.is_live(row as u32)) {
+            groups.entry(g.clone()).or_default().push(row as u32);
+        }
+    }
+    groups
+}
+
 /// A question's language and how it was found.
 #[derive(Clone, Debug)]
 pub struct QuestionLang {
@@ -37,18 +48,23 @@ impl Corpus {
     pub fn open(dir: &Path, encoder: Encoder, langid: LangId) -> Result<Corpus, SearchError> {
         let index = Index::open(dir)?;
         index.manifest.check_encoder(&encoder_info(&encoder), dir)?;
-        let mut groups: HashMap<String, Vec<u32>> = HashMap::new();
-        for (row, p) in index.store.iter().enumerate() {
-            if let Some(g) = &p.group {
-                groups.entry(g.clone()).or_default().push(row as u32);
-            }
-        }
+        let groups = groups_of(&index);
         Ok(Corpus {
             index,
             encoder,
             langid,
             groups,
         })
+    }
+
+    /// Makes a committed live update visible (the caller holds the write lock).
+    pub(crate) fn apply_committed(
+        &mut self,
+        c: xlqa_index::update::Committed,
+    ) -> Result<xlqa_index::UpdateReport, SearchError> {
+        let r = self.index.apply_committed(c)?;
+        self.groups = groups_of(&self.index);
+        Ok(r)
     }
 
     pub fn encoder(&self) -> &Encoder {

@@ -3,6 +3,7 @@
 //! so one engine answers concurrent questions.
 
 use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use xlqa_core::{Lang, Question, StageTimings};
@@ -17,9 +18,27 @@ use crate::SearchError;
 
 /// An opened index with its retrievers and readers.
 pub struct Engine {
-    pub corpus: Corpus,
+    /// Read-locked by each question for its whole answer; write-locked only
+    /// for the moment a live update becomes visible (update.rs).
+    corpus: RwLock<Corpus>,
+    /// Serializes live updates within this process (the index's lock file
+    /// covers other processes).
+    writer: Mutex<()>,
     retrievers: Vec<Box<dyn Retriever>>,
     readers: Vec<Box<dyn Reader>>,
+}
+
+/// The corpus, read-locked: live updates wait until it is dropped.
+pub type CorpusGuard<'a> = RwLockReadGuard<'a, Corpus>;
+
+/// The index, read-locked (see [`CorpusGuard`]).
+pub struct IndexGuard<'a>(CorpusGuard<'a>);
+
+impl std::ops::Deref for IndexGuard<'_> {
+    type Target = Index;
+    fn deref(&self) -> &Index {
+        &self.0.index
+    }
 }
 
 fn ms(t: Instant) -> f64 {
@@ -42,14 +61,33 @@ impl Engine {
         readers: Vec<Box<dyn Reader>>,
     ) -> Engine {
         Engine {
-            corpus,
+            corpus: RwLock::new(corpus),
+            writer: Mutex::new(()),
             retrievers,
             readers,
         }
     }
 
-    pub fn index(&self) -> &Index {
-        &self.corpus.index
+    /// The corpus (index, encoder, language identifier), read-locked.
+    pub fn corpus(&self) -> CorpusGuard<'_> {
+        self.corpus.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The index, read-locked.
+    pub fn index(&self) -> IndexGuard<'_> {
+        IndexGuard(self.corpus())
+    }
+
+    /// The corpus for a live update: the in-process writer lock, then the
+    /// corpus write lock is taken by [`Engine::with_corpus_mut`].
+    pub(crate) fn writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` with the corpus write-locked (questions wait meanwhile).
+    pub(crate) fn with_corpus_mut<T>(&self, f: impl FnOnce(&mut Corpus) -> T) -> T {
+        let mut c = self.corpus.write().unwrap_or_else(PoisonError::into_inner);
+        f(&mut c)
     }
 
     /// Names of the registered retrievers, in report order.
@@ -100,21 +138,35 @@ impl Engine {
         opts: &RetrieveOptions,
         timings: &mut StageTimings,
     ) -> Result<(Vec<FusedHit>, Option<Vec<f32>>), SearchError> {
+        self.retrieve_in(&self.corpus(), text, lang, embedding, opts, timings)
+    }
+
+    /// [`Engine::retrieve`] on a corpus the caller has locked.
+    fn retrieve_in(
+        &self,
+        corpus: &Corpus,
+        text: &str,
+        lang: &Lang,
+        embedding: Option<&[f32]>,
+        opts: &RetrieveOptions,
+        timings: &mut StageTimings,
+    ) -> Result<(Vec<FusedHit>, Option<Vec<f32>>), SearchError> {
         let mut vector = embedding.map(<[f32]>::to_vec);
         if let Some(v) = vector.as_mut() {
-            self.corpus.to_index_space(lang, v)?;
+            corpus.to_index_space(lang, v)?;
         } else if self.retrieval_needs_vector(opts) {
             let t = Instant::now();
-            vector = self.corpus.query_vector(text, lang)?;
+            vector = corpus.query_vector(text, lang)?;
             timings.encode_ms += ms(t);
         }
-        let hits = self.retrieve_with(text, lang, vector.as_deref(), opts, timings)?;
+        let hits = self.retrieve_with(corpus, text, lang, vector.as_deref(), opts, timings)?;
         Ok((hits, vector))
     }
 
     /// Retrieval and fusion with the question's vector already in the index's space.
     fn retrieve_with(
         &self,
+        corpus: &Corpus,
         text: &str,
         lang: &Lang,
         vector: Option<&[f32]>,
@@ -137,7 +189,7 @@ impl Engine {
             .filter(|r| opts.retriever.includes(r.name()))
         {
             let t = Instant::now();
-            let hits = r.search(&self.corpus.index, &q, depth)?;
+            let hits = r.search(&corpus.index, &q, depth)?;
             add_time(timings, r.name(), ms(t));
             lists.push((r.name(), hits));
         }
@@ -164,8 +216,9 @@ impl Engine {
         let t_all = Instant::now();
         let mut timings = StageTimings::default();
         let reader = self.reader(&opts.reader)?;
+        let corpus = self.corpus();
         let t = Instant::now();
-        let ql = self.corpus.question_lang(q, opts.lang.as_ref())?;
+        let ql = corpus.question_lang(q, opts.lang.as_ref())?;
         timings.lang_id_ms = ms(t);
         // The reader may look deeper than the passages shown.
         let mut ropts = opts.retrieve.clone();
@@ -177,13 +230,13 @@ impl Engine {
         }
         let wants_vector = reader.is_some_and(|r| r.needs_vector(opts));
         let (hits, mut vector) =
-            self.retrieve(&q.question, &ql.lang, None, &ropts, &mut timings)?;
+            self.retrieve_in(&corpus, &q.question, &ql.lang, None, &ropts, &mut timings)?;
         if wants_vector && vector.is_none() {
             let t = Instant::now();
-            vector = self.corpus.query_vector(&q.question, &ql.lang)?;
+            vector = corpus.query_vector(&q.question, &ql.lang)?;
             timings.encode_ms += ms(t);
         }
-        let passages = self.report_passages(&hits, opts.retrieve.k)?;
+        let passages = report_passages(&corpus, &hits, opts.retrieve.k)?;
         let outcome = match reader {
             Some(r) => {
                 let t = Instant::now();
@@ -194,7 +247,7 @@ impl Engine {
                     hits: &hits,
                     opts,
                 };
-                let o = r.read(&self.corpus, &input)?;
+                let o = r.read(&corpus, &input)?;
                 timings.read_ms = ms(t);
                 o
             }
@@ -203,7 +256,7 @@ impl Engine {
         timings.total_ms = ms(t_all);
         let uses_vectors = self.retrieval_needs_vector(&opts.retrieve) || wants_vector;
         let warnings = if uses_vectors {
-            self.corpus.debias_warning(&ql.lang).into_iter().collect()
+            corpus.debias_warning(&ql.lang).into_iter().collect()
         } else {
             Vec::new()
         };
@@ -221,31 +274,31 @@ impl Engine {
             timings,
         })
     }
+}
 
-    /// The first `k` hits as the user sees them.
-    fn report_passages(
-        &self,
-        hits: &[FusedHit],
-        k: usize,
-    ) -> Result<Vec<RetrievedPassage>, SearchError> {
-        hits.iter()
-            .take(k)
-            .enumerate()
-            .map(|(i, h)| {
-                let p = self.corpus.passage(h.passage)?;
-                Ok(RetrievedPassage {
-                    rank: i + 1,
-                    id: p.id.clone(),
-                    doc_id: p.doc_id.clone(),
-                    title: p.title.clone(),
-                    text: p.text.clone(),
-                    lang: p.lang.clone(),
-                    score: h.score,
-                    ranks: h.ranks.clone(),
-                })
+/// The first `k` hits as the user sees them.
+fn report_passages(
+    corpus: &Corpus,
+    hits: &[FusedHit],
+    k: usize,
+) -> Result<Vec<RetrievedPassage>, SearchError> {
+    hits.iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, h)| {
+            let p = corpus.passage(h.passage)?;
+            Ok(RetrievedPassage {
+                rank: i + 1,
+                id: p.id.clone(),
+                doc_id: p.doc_id.clone(),
+                title: p.title.clone(),
+                text: p.text.clone(),
+                lang: p.lang.clone(),
+                score: h.score,
+                ranks: h.ranks.clone(),
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -107,16 +107,16 @@ fn stage(show: bool, msg: &str) {
 }
 
 /// Documents with their languages, and what language ID reported.
-struct Labelled {
-    docs: Vec<(Document, Lang, LangSource)>,
-    low_confidence: Vec<(String, String, f32)>,
-    undetectable: Vec<String>,
-    detected: usize,
+pub(crate) struct Labelled {
+    pub(crate) docs: Vec<(Document, Lang, LangSource)>,
+    pub(crate) low_confidence: Vec<(String, String, f32)>,
+    pub(crate) undetectable: Vec<String>,
+    pub(crate) detected: usize,
 }
 
 /// Stage 1: the language of every document (given, else detected on the
 /// title and the first 1,000 characters).
-fn label_languages(
+pub(crate) fn label_languages(
     docs: Vec<Document>,
     langid: &LangId,
     opts: &IndexOptions,
@@ -165,7 +165,7 @@ fn label_languages(
 
 /// Stage 2: DPR-style passages of every document; documents under
 /// `min_tokens` are dropped (their count is returned).
-fn make_passages(
+pub(crate) fn make_passages(
     labelled: &[(Document, Lang, LangSource)],
     encoder: &Encoder,
     opts: &IndexOptions,
@@ -218,7 +218,7 @@ fn make_passages(
 }
 
 /// Stage 3: passage vectors.
-fn encode_passages(
+pub(crate) fn encode_passages(
     passages: &[Passage],
     encoder: &Encoder,
     opts: &IndexOptions,

@@ -21,12 +21,14 @@ pub mod read;
 pub mod reader;
 pub mod retrieve;
 pub mod shipped;
+pub mod update;
 
 pub use answer::{Answer, AskOptions, AskResult, RetrievedPassage, SpanEvidence};
 pub use builder::{EncoderChoice, EngineBuilder};
 pub use engine::Engine;
 pub use indexer::{build_index, BuildReport, IndexOptions};
 pub use retrieve::{FusionMethod, RetrieveOptions, RetrieverChoice};
+pub use update::DocumentsReport;
 
 /// Errors of the search layer.
 #[derive(Debug, thiserror::Error)]

@@ -221,8 +221,8 @@ fn an_answer_in_an_unlinked_passage_says_so() {
 
 #[test]
 fn a_linked_document_with_several_chunks_gives_the_closest_chunk() {
-    let e = engine();
-    let store = &e.index().store;
+    let c = engine().corpus();
+    let store = &c.index.store;
     let rows = |doc: &str| {
         (0..store.len() as u32)
             .filter(|&r| store.get(r).is_some_and(|p| p.doc_id == doc))
@@ -235,8 +235,7 @@ fn a_linked_document_with_several_chunks_gives_the_closest_chunk() {
     );
     let es_lang = Lang::parse("es").unwrap();
     for &r in &en {
-        let linked = e
-            .corpus
+        let linked = c
             .linked_passage(r, &es_lang)
             .expect("a linked Spanish chunk");
         assert!(es.contains(&linked));
@@ -247,10 +246,9 @@ fn a_linked_document_with_several_chunks_gives_the_closest_chunk() {
         .copied()
         .find(|&r| store.get(r).unwrap().text.contains("Silverbrook"))
         .unwrap();
-    let linked = e.corpus.linked_passage(river_en, &es_lang).unwrap();
+    let linked = c.linked_passage(river_en, &es_lang).unwrap();
     assert!(store.get(linked).unwrap().text.contains("Silverbrook"));
-    assert!(e
-        .corpus
+    assert!(c
         .linked_passage(river_en, &Lang::parse("ja").unwrap())
         .is_none());
 }

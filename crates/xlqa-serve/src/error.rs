@@ -30,13 +30,25 @@ pub struct ErrorDetail {
     /// For `internal` errors: the id under which the server logged it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// For a document batch: every entry at fault (none of the batch was applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<EntryProblem>,
+}
+
+/// One bad entry of a document batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryProblem {
+    /// Line of JSONL or element of the JSON array, from 1 (0: the body as a whole).
+    pub entry: usize,
+    pub message: String,
 }
 
 /// An error on its way to becoming a response.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub detail: ErrorDetail,
+    /// Boxed: an `ApiError` travels in every `Result` of request checking.
+    pub detail: Box<ErrorDetail>,
     /// Seconds, sent as `Retry-After` (503).
     pub retry_after: Option<u64>,
 }
@@ -45,12 +57,13 @@ impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            detail: ErrorDetail {
+            detail: Box::new(ErrorDetail {
                 code,
                 message: message.into(),
                 field: None,
                 id: None,
-            },
+                problems: Vec::new(),
+            }),
             retry_after: None,
         }
     }
@@ -131,6 +144,41 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "engine_error", message)
     }
 
+    /// A document batch with bad entries (all listed; nothing applied).
+    pub fn bad_documents(problems: Vec<(usize, String)>) -> ApiError {
+        let n = problems.len();
+        let first = problems
+            .first()
+            .map(|(e, m)| format!("entry {e}: {m}"))
+            .unwrap_or_default();
+        let mut e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_documents",
+            format!("{n} bad entries in the document batch, none applied; the first: {first}"),
+        );
+        e.detail.problems = problems
+            .into_iter()
+            .map(|(entry, message)| EntryProblem { entry, message })
+            .collect();
+        e
+    }
+
+    /// The index is being changed by another writer or changed under this server.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// A document the index does not hold.
+    pub fn no_document(id: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the index holds no document \"{id}\""),
+        );
+        e.detail.field = Some("id".into());
+        e
+    }
+
     /// Something broke inside the server; logged on stderr under a fresh id.
     pub fn internal(what: &str) -> ApiError {
         let id = next_error_id();
@@ -157,7 +205,13 @@ fn next_error_id() -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, axum::Json(ErrorBody { error: self.detail })).into_response();
+        let mut r = (
+            self.status,
+            axum::Json(ErrorBody {
+                error: *self.detail,
+            }),
+        )
+            .into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod body;
+pub mod documents;
 pub mod error;
 pub mod limits;
 pub mod metrics;

@@ -27,6 +27,10 @@ pub struct Limits {
     pub queue: usize,
     /// From arrival to answer; past it, 503 while still queued, 504 once answering.
     pub timeout: Duration,
+    /// Document batch bodies above this many bytes get 413.
+    pub max_documents_bytes: usize,
+    /// The same for a document batch (encoding takes longer than answering).
+    pub update_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +42,8 @@ impl Default for Limits {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: 64,
             timeout: Duration::from_secs(30),
+            max_documents_bytes: 16 << 20,
+            update_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -90,7 +96,16 @@ impl Gate {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let deadline = Instant::now() + self.timeout;
+        self.run_within(self.timeout, work).await
+    }
+
+    /// [`Gate::run`] with its own time limit.
+    pub async fn run_within<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let deadline = Instant::now() + timeout;
         let permit = {
             let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
             let _w = Waiting(&self.waiting);
@@ -107,7 +122,7 @@ impl Gate {
                     return Err(ApiError::overloaded(
                         format!(
                             "no worker became free within {:.1} s; retry later",
-                            self.timeout.as_secs_f64()
+                            timeout.as_secs_f64()
                         ),
                         self.retry_after(),
                     ))
@@ -125,7 +140,7 @@ impl Gate {
                 panic_message(e.into_panic())
             ))),
             Ok(Err(e)) => Err(ApiError::internal(&format!("answering task failed: {e}"))),
-            Err(_) => Err(ApiError::timeout(self.timeout.as_secs_f64())),
+            Err(_) => Err(ApiError::timeout(timeout.as_secs_f64())),
         }
     }
 

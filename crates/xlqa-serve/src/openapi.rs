@@ -25,8 +25,11 @@ request but `/v1/health`."
         crate::routes::index,
         crate::routes::health,
         crate::routes::metrics,
+        crate::documents::add,
+        crate::documents::get,
+        crate::documents::delete,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::EntryProblem)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

@@ -29,7 +29,7 @@ pub struct App {
     pub metrics: Metrics,
     /// When set, every request but health and the page must carry it.
     pub api_key: Option<String>,
-    pub summary: IndexSummary,
+    pub index_path: std::path::PathBuf,
     pub caps: Capabilities,
 }
 
@@ -44,21 +44,26 @@ impl App {
             readers: engine.readers(),
             retrievers: engine.retrievers(),
         };
-        let summary = IndexSummary::new(
-            index_path,
-            &engine.index().manifest,
-            caps.retrievers.clone(),
-            caps.readers.clone(),
-        );
         App {
             engine: Arc::new(engine),
             gate: Gate::new(&limits),
             limits,
             metrics: Metrics::new(),
             api_key,
-            summary,
+            index_path: index_path.to_path_buf(),
             caps,
         }
+    }
+
+    /// The index as it stands now (live updates change it).
+    pub fn summary(&self) -> IndexSummary {
+        let refit = self.engine.refit_due();
+        IndexSummary::new(
+            &self.index_path,
+            &self.engine.index().manifest,
+            &self.caps,
+            refit,
+        )
     }
 }
 
@@ -70,6 +75,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/ask", post(ask))
         .route("/v1/ask/batch", post(ask_batch))
         .route("/v1/index", get(index))
+        .route("/v1/documents", post(crate::documents::add))
+        .route(
+            "/v1/documents/{id}",
+            get(crate::documents::get).delete(crate::documents::delete),
+        )
         .route("/v1/health", get(health))
         .route("/v1/metrics", get(metrics))
         .fallback(not_found)
@@ -216,7 +226,7 @@ pub(crate) async fn ask_batch(
     (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
 ))]
 pub(crate) async fn index(State(app): State<Arc<App>>) -> Json<IndexSummary> {
-    Json(app.summary.clone())
+    Json(app.summary())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,7 +243,7 @@ pub(crate) async fn health(State(app): State<Arc<App>>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        passages: app.summary.passages,
+        passages: app.engine.index().manifest.live_passages(),
     })
 }
 

@@ -14,7 +14,18 @@ pub struct IndexSummary {
     pub created_by: String,
     pub format_version: u32,
     pub documents: usize,
+    /// Passages a search can return.
     pub passages: usize,
+    /// Live updates committed since the build (0: as built).
+    pub generation: u64,
+    /// Passages deleted or replaced by live updates (still in the files
+    /// until a rebuild).
+    pub deleted_passages: usize,
+    /// Passages added by live updates, per language.
+    pub added_by_lang: BTreeMap<String, usize>,
+    /// Why a rebuild is advisable now (de-biasing fitted on a collection
+    /// that has changed much since), if it is.
+    pub refit_due: Option<String>,
     /// Passages per language.
     pub passages_by_lang: BTreeMap<String, usize>,
     pub encoder: EncoderSummary,
@@ -58,15 +69,19 @@ impl IndexSummary {
     pub fn new(
         path: &std::path::Path,
         m: &Manifest,
-        retrievers: Vec<&str>,
-        readers: Vec<&str>,
+        caps: &crate::api::Capabilities,
+        refit_due: Option<String>,
     ) -> IndexSummary {
         IndexSummary {
             path: path.display().to_string(),
             created_by: m.created_by.clone(),
             format_version: m.format_version,
             documents: m.counts.documents,
-            passages: m.counts.passages,
+            passages: m.live_passages(),
+            generation: m.generation,
+            deleted_passages: m.deleted_rows.len(),
+            added_by_lang: m.added_by_lang.clone(),
+            refit_due,
             passages_by_lang: m.counts.passages_by_lang.clone(),
             encoder: EncoderSummary {
                 id: m.encoder.id.clone(),
@@ -89,9 +104,14 @@ impl IndexSummary {
                 method: d.method.to_string(),
                 fitted_per_lang: d.counts.clone(),
             }),
-            ann: m.ann.as_ref().map(|a| a.kind.clone()),
-            retrievers: retrievers.into_iter().map(String::from).collect(),
-            readers: readers.into_iter().map(String::from).collect(),
+            // the graph serves only the index as built
+            ann: m
+                .ann
+                .as_ref()
+                .filter(|_| m.generation == 0)
+                .map(|a| a.kind.clone()),
+            retrievers: caps.retrievers.iter().map(|s| s.to_string()).collect(),
+            readers: caps.readers.iter().map(|s| s.to_string()).collect(),
         }
     }
 }

@@ -213,8 +213,7 @@ async fn index_health_metrics_openapi_and_page() {
     let ix = send(xlqa_serve::router(app.clone()), get("/v1/index"))
         .await
         .json();
-    let manifest = &app.engine.index().manifest;
-    assert_eq!(ix["passages"], manifest.counts.passages);
+    assert_eq!(ix["passages"], app.engine.index().manifest.counts.passages);
     assert_eq!(ix["readers"], json!(["span", "sentence"]));
     assert_eq!(ix["retrievers"], json!(["dense", "bm25"]));
     assert!(
@@ -964,5 +963,116 @@ async fn malformed_requests_get_4xx_json_errors_that_name_the_problem() {
     assert!(
         !m.contains("status=\"500\""),
         "no request may end in a 500:\n{m}"
+    );
+}
+
+/// An app over its own copy of the demo index (live updates change it).
+fn private_app() -> (tempfile::TempDir, Arc<App>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    copy_dir(index_dir(), &dir);
+    let engine = EngineBuilder::new(&dir)
+        .home(ModelHome::from_env().unwrap())
+        .reader("span")
+        .build()
+        .unwrap();
+    let app = Arc::new(App::new(engine, &dir, Limits::default(), None));
+    (tmp, app)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn docs(body: &str, content_type: &str) -> Request<Body> {
+    Request::post("/v1/documents")
+        .header("content-type", content_type)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_added_replaced_and_deleted_live() {
+    let (_tmp, app) = private_app();
+    let r = |req| send(xlqa_serve::router(app.clone()), req);
+    let lake = r#"{"id":"lake-en","title":"Lake Zirbel","text":"Lake Zirbel lies at 2,114 metres in the Alps. It freezes every winter for five months and is known for its very clear water."}"#;
+    let rep = r(docs(lake, "application/x-ndjson")).await;
+    assert_eq!(
+        rep.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&rep.body)
+    );
+    let v = rep.json();
+    assert_eq!(
+        (v["added_documents"].as_u64(), v["generation"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let ask =
+        json!({"question": "At what height does Lake Zirbel lie?", "retriever": "bm25", "k": 1});
+    let a = r(post("/v1/ask", ask.to_string())).await.json();
+    assert_eq!(a["passages"][0]["doc_id"], "lake-en", "{a}");
+    // replace (same id, JSON array form)
+    let new = r#"[{"id":"lake-en","title":"Lake Zirbel","text":"Lake Zirbel lies at 2,114 metres in the Alps and has been a nature reserve since 1996, with clear water all year."}]"#;
+    let v = r(docs(new, "application/json")).await.json();
+    assert_eq!(v["replaced_documents"], 1, "{v}");
+    let d = r(get("/v1/documents/lake-en")).await.json();
+    assert_eq!(d["passages"].as_array().unwrap().len(), 1);
+    assert!(d["passages"][0]["text"].as_str().unwrap().contains("1996"));
+    let ix = r(get("/v1/index")).await.json();
+    assert_eq!(ix["generation"], 2);
+    assert_eq!(ix["deleted_passages"], 1);
+    // a bad batch changes nothing and names every bad entry
+    let bad = "{\"id\":\"ok\",\"text\":\"Fine text that is long enough to be one passage of the index here.\"}\n{\"id\":\"x\"}\nnope\n";
+    let e = r(docs(bad, "application/x-ndjson")).await;
+    assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let entries: Vec<u64> = e.json()["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["entry"].as_u64().unwrap())
+        .collect();
+    assert_eq!(entries, vec![2, 3]);
+    assert_eq!(
+        r(get("/v1/index")).await.json()["generation"],
+        2,
+        "nothing applied"
+    );
+    assert_eq!(
+        r(get("/v1/documents/ok")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // delete, then it is gone from answers; a second delete is 404
+    let del = Request::delete("/v1/documents/lake-en")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(r(del).await.json()["deleted_documents"], 1);
+    let a = r(post("/v1/ask", ask.to_string())).await.json();
+    assert_ne!(a["passages"][0]["doc_id"], "lake-en", "{a}");
+    let again = Request::delete("/v1/documents/lake-en")
+        .body(Body::empty())
+        .unwrap();
+    let e = r(again).await;
+    assert_eq!(e.status, StatusCode::NOT_FOUND);
+    assert_eq!(e.json()["error"]["field"], "id");
+    assert_eq!(r(get("/v1/index")).await.json()["generation"], 3);
+    assert_eq!(
+        r(docs("[]", "text/plain")).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        r(docs("{\"id\":\"a\",\"text\":\"b\"}", "application/json"))
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
     );
 }

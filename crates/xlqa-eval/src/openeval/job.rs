@@ -111,7 +111,8 @@ pub fn run_retrieval_eval(
         setup.insert("answers language".to_string(), l.to_string());
     }
     let qids: HashSet<&str> = gold.items.iter().map(|i| i.qid.as_str()).collect();
-    let (passages, rankings, how) = rankings(job, &gold, &qids, &mut notes)?;
+    let (owned, rankings, how) = rankings(job, &gold, &qids, &mut notes)?;
+    let passages: Vec<&Passage> = owned.iter().collect();
     setup.insert("ranked lists".to_string(), how);
     let judgments = match &job.qrels {
         Some(p) => {
@@ -191,22 +192,25 @@ fn gold_setup(job: &RetrievalJob, gold: &GoldSet, read: usize) -> String {
     )
 }
 
-type Ranked<'a> = (Vec<&'a Passage>, HashMap<String, Vec<usize>>, String);
+/// The pool's passages (a copy: the engine's index may change under live
+/// updates), every question's ranked list and how it was made.
+type Ranked = (Vec<Passage>, HashMap<String, Vec<usize>>, String);
 
-/// The pool's passages, every question's ranked list and how it was made.
-fn rankings<'a>(
-    job: &'a RetrievalJob,
+/// See [`Ranked`].
+fn rankings(
+    job: &RetrievalJob,
     gold: &GoldSet,
     qids: &HashSet<&str>,
     notes: &mut Vec<String>,
-) -> Result<Ranked<'a>, OpenEvalError> {
+) -> Result<Ranked, OpenEvalError> {
     match &job.rankings {
         RankingSource::RunFile { index, path } => {
             let passages: Vec<&Passage> = index.store.iter().collect();
             let run = read_run(path)?;
             check_topics(path, run.by_qid.keys(), (job, gold, qids), notes)?;
             let r = resolve_run(&run, &passages)?;
-            Ok((passages, r, format!("run file {}", path.display())))
+            let owned = passages.into_iter().cloned().collect();
+            Ok((owned, r, format!("run file {}", path.display())))
         }
         RankingSource::Retrieve {
             engine,
@@ -225,7 +229,7 @@ fn rankings<'a>(
                 &|done, _| b.set_position(done as u64),
             )?;
             b.finish_and_clear();
-            let passages = engine.index().store.iter().collect();
+            let passages = engine.index().store.iter().cloned().collect();
             Ok((passages, r, describe(options, *exclude_own_lang)))
         }
     }
@@ -247,7 +251,8 @@ fn question_vectors(
     else {
         return Ok(None);
     };
-    let enc = engine.corpus.encoder();
+    let corpus = engine.corpus();
+    let enc = corpus.encoder();
     let mut cache = xlqa_models::EmbeddingCache::open(dir, enc)?;
     let texts: Vec<&str> = items.iter().map(|i| i.question.as_str()).collect();
     let b = bar(texts.len() as u64, "questions", job.progress);

@@ -135,7 +135,7 @@ pub fn retrieve_all(
         } else {
             let texts: Vec<&str> = chunk.iter().map(|i| i.question.as_str()).collect();
             engine
-                .corpus
+                .corpus()
                 .embed_questions(&texts)?
                 .into_iter()
                 .map(Some)

@@ -31,11 +31,13 @@ impl Retriever for Dense {
         })?;
         let store = &index.store;
         let exclude = q.exclude;
+        // rows deleted by live updates are never returned
         let keep = |row: usize| {
-            exclude.is_empty()
-                || store
-                    .get(row as u32)
-                    .is_some_and(|p| !exclude.contains(p.lang.as_str()))
+            index.is_live(row as u32)
+                && (exclude.is_empty()
+                    || store
+                        .get(row as u32)
+                        .is_some_and(|p| !exclude.contains(p.lang.as_str())))
         };
         let o = q.options;
         Ok(
