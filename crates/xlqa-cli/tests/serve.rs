@@ -151,3 +151,65 @@ fn binding_beyond_loopback_needs_a_key() {
     );
     assert!(e.contains("--api-key"), "{e}");
 }
+
+#[test]
+fn add_and_delete_change_an_index_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let coll = demo("collection.jsonl");
+    let i = idx.to_str().unwrap();
+    common::ok(&["index", coll.to_str().unwrap(), "--out", i, "--quiet"]);
+    let docs = tmp.path().join("new.jsonl");
+    std::fs::write(
+        &docs,
+        "{\"id\":\"lake-en\",\"title\":\"Lake Zirbel\",\"text\":\"Lake Zirbel lies at 2,114 metres in the Alps. It freezes every winter for five months and is known for its clear water.\"}\n",
+    )
+    .unwrap();
+    let out = common::ok(&["add", i, docs.to_str().unwrap(), "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["added_documents"].as_u64(), r["generation"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let ask = |q: &str| -> serde_json::Value {
+        let o = common::ok(&[
+            "ask",
+            i,
+            q,
+            "--retriever",
+            "bm25",
+            "--reader",
+            "none",
+            "--json",
+            "-k",
+            "1",
+        ]);
+        serde_json::from_str(o.trim()).unwrap()
+    };
+    assert_eq!(
+        ask("Where does Lake Zirbel lie?")["passages"][0]["doc_id"],
+        "lake-en"
+    );
+    let out = common::ok(&["delete", i, "lake-en"]);
+    assert!(out.contains("deleted 1; index generation 2"), "{out}");
+    assert_ne!(
+        ask("Where does Lake Zirbel lie?")["passages"][0]["doc_id"],
+        "lake-en"
+    );
+    let e = common::err(&["delete", i, "lake-en"]);
+    assert!(
+        e.contains("none of the ids is in the index: lake-en"),
+        "{e}"
+    );
+    let short = tmp.path().join("short.jsonl");
+    std::fs::write(
+        &short,
+        "{\"id\":\"s\",\"text\":\"Too short.\",\"lang\":\"en\"}\n",
+    )
+    .unwrap();
+    let e = common::err(&["add", i, short.to_str().unwrap()]);
+    assert!(
+        e.contains("too short to index") && e.contains("nothing was changed"),
+        "{e}"
+    );
+}

@@ -917,6 +917,18 @@ fn route_and_batch_cases() -> Vec<Bad> {
             "invalid_json",
             None,
         ),
+        bad("documents: a bad line among good ones", docs("{\"id\":\"a\",\"text\":\"Long enough text for one passage of the index, really it is.\"}\n{\"id\":\"b\"}\n", "application/x-ndjson"), 422, "invalid_documents", None),
+        bad("documents: not JSON", docs("nope", "application/x-ndjson"), 422, "invalid_documents", None),
+        bad("documents: empty body", docs("", "application/x-ndjson"), 422, "invalid_documents", None),
+        bad("documents: JSON object, not an array", docs("{\"id\":\"a\",\"text\":\"t\"}", "application/json"), 422, "invalid_field", Some("documents")),
+        bad("documents: duplicate ids", docs("[{\"id\":\"a\",\"text\":\"x\"},{\"id\":\"a\",\"text\":\"y\"}]", "application/json"), 422, "invalid_documents", None),
+        bad("documents: bad lang", docs("[{\"id\":\"a\",\"text\":\"x\",\"lang\":\"zz\"}]", "application/json"), 422, "invalid_documents", None),
+        bad("documents: too short to index", docs("[{\"id\":\"short\",\"text\":\"Too short.\",\"lang\":\"en\"}]", "application/json"), 422, "invalid_field", Some("documents")),
+        bad("documents: text/plain", docs("[]", "text/plain"), 415, "unsupported_media_type", None),
+        bad("documents: invalid UTF-8", Request::post("/v1/documents").header("content-type", "application/x-ndjson").body(Body::from(vec![0xffu8, 0xfe])).unwrap(), 400, "invalid_json", None),
+        bad("documents: GET unknown id", get("/v1/documents/no-such-doc"), 404, "not_found", Some("id")),
+        bad("documents: DELETE unknown id", Request::delete("/v1/documents/no-such-doc").body(Body::empty()).unwrap(), 404, "not_found", Some("id")),
+        bad("documents: PUT", Request::put("/v1/documents").body(Body::empty()).unwrap(), 405, "method_not_allowed", None),
     ]
 }
 
