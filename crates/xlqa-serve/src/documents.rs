@@ -20,6 +20,26 @@ use xlqa_search::{DocumentsReport, SearchError};
 use crate::error::ApiError;
 use crate::routes::App;
 
+/// One document of a batch, as `xlqa index` reads it (the BEIR form
+/// `{"_id", "title", "text"}` is accepted too). Documents are parsed by
+/// `xlqa_core::parse_documents`; this type only describes them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DocumentInput {
+    /// Unique within the index; an id the index holds is replaced.
+    #[schema(min_length = 1, pattern = "\\S")]
+    id: String,
+    title: Option<String>,
+    /// The text; a document shorter than the index's minimum passage
+    /// length (`min_tokens` word-pieces) is refused with the whole batch.
+    #[schema(min_length = 1, pattern = "\\S")]
+    text: String,
+    /// Detected when absent.
+    lang: Option<xlqa_core::Lang>,
+    /// Documents that say the same thing in several languages share a group.
+    group: Option<String>,
+}
+
 /// The body forms a document batch may take.
 #[derive(Clone, Copy, PartialEq)]
 enum Form {
@@ -65,7 +85,7 @@ fn update_error(e: SearchError) -> ApiError {
 /// Add or replace documents (same schema as `xlqa index`).
 #[utoipa::path(post, path = "/v1/documents",
     request_body(content(
-        (Vec<serde_json::Value> = "application/json"),
+        (Vec<DocumentInput> = "application/json"),
         (String = "application/x-ndjson"),
     ), description = "Documents {\"id\", \"title\"?, \"text\", \"lang\"?, \"group\"?} (or BEIR {\"_id\", \"title\", \"text\"}): a JSON array, or JSONL"),
     responses(
