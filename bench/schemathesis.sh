@@ -11,19 +11,11 @@ n=${1:-100}
 seed=${2:-1}
 venv=${SCHEMATHESIS_VENV:-/tmp/xlqa-schemathesis}
 [ -x "$venv/bin/schemathesis" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q schemathesis; }
-xlqa=${CARGO_TARGET_DIR:-target}/release/xlqa
+. scripts/demo-server.sh
 tmp=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$xlqa" index data/demo/collection.jsonl --out "$tmp/idx" --quiet
-"$xlqa" serve "$tmp/idx" --addr 127.0.0.1:0 2>"$tmp/serve.log" &
-pid=$!
-addr=
-for _ in $(seq 1 600); do
-  addr=$(sed -n 's|.*listening on http://\([^/]*\)/.*|\1|p' "$tmp/serve.log"); [ -n "$addr" ] && break; sleep 0.1
-done
-[ -n "$addr" ] || { cat "$tmp/serve.log"; exit 1; }
+trap 'stop_demo_server; rm -rf "$tmp"' EXIT
+start_demo_server "$tmp"
 "$venv/bin/schemathesis" --version
 set +e
 "$venv/bin/schemathesis" run "http://$addr/openapi.json" --checks all -n "$n" --seed "$seed" \

@@ -9,8 +9,7 @@
 # $XLQA_SCREENSHOTS (default: a temporary folder; docs/ keeps the committed ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-xlqa=${CARGO_TARGET_DIR:-target}/release/xlqa
-[ -x "$xlqa" ] || cargo build --release -q -p xlqa-cli
+. scripts/demo-server.sh
 
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -27,19 +26,8 @@ fi
 
 tmp=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$xlqa" index data/demo/collection.jsonl --out "$tmp/idx" --quiet
-"$xlqa" serve "$tmp/idx" --addr 127.0.0.1:0 2>"$tmp/serve.log" &
-pid=$!
-addr=
-for _ in $(seq 1 600); do
-  addr=$(sed -n 's|.*listening on http://\([^/]*\)/.*|\1|p' "$tmp/serve.log")
-  [ -n "$addr" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$tmp/serve.log"; echo "xlqa serve exited"; exit 1; }
-  sleep 0.1
-done
-[ -n "$addr" ] || { cat "$tmp/serve.log"; echo "xlqa serve did not listen within 60 s"; exit 1; }
+trap 'stop_demo_server; rm -rf "$tmp"' EXIT
+start_demo_server "$tmp"
 shots=${XLQA_SCREENSHOTS:-$tmp}
 mkdir -p "$shots"
 node crates/xlqa-serve/tests/browser/page.test.mjs "http://$addr" "$shots"

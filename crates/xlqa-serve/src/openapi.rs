@@ -110,6 +110,19 @@ mod tests {
         ] {
             assert!(schemas.get(s).is_some(), "schema {s} missing");
         }
+        for p in ["/v1/ask", "/v1/ask/batch"] {
+            let r = &doc["paths"][p]["post"]["responses"];
+            for code in [
+                "200", "400", "401", "413", "415", "422", "500", "503", "504",
+            ] {
+                assert!(r.get(code).is_some(), "{p} {code} undocumented");
+            }
+            let body = &r["503"]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(body, "#/components/schemas/ErrorBody", "{p}");
+        }
+        for p in ["/v1/documents", "/v1/documents/{id}"] {
+            assert!(doc["paths"].get(p).is_some(), "{p} missing");
+        }
     }
 
     #[test]

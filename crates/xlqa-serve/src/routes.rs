@@ -16,7 +16,7 @@ use xlqa_search::{AskResult, Engine, SearchError};
 
 use crate::api::{AskRequest, BatchRequest, BatchResponse, Capabilities};
 use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::limits::{panic_message, Gate, Limits};
 use crate::metrics::Metrics;
 use crate::summary::IndexSummary;
@@ -157,18 +157,45 @@ fn engine_error(e: SearchError) -> ApiError {
     }
 }
 
+/// The error answers of the question endpoints.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses; never built
+enum AskErrors {
+    #[response(status = 400, description = "The body is not JSON")]
+    NotJson(ErrorBody),
+    #[response(status = 401, description = "The server needs an API key")]
+    Unauthorized(ErrorBody),
+    #[response(status = 413, description = "The body is over the size limit")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not sent as application/json")]
+    MediaType(ErrorBody),
+    #[response(
+        status = 422,
+        description = "A field has a value the server does not take (`field` names it)"
+    )]
+    Invalid(ErrorBody),
+    #[response(
+        status = 500,
+        description = "Internal error, logged under the returned id"
+    )]
+    Internal(ErrorBody),
+    #[response(
+        status = 503,
+        description = "Busy: retry after the Retry-After header's seconds"
+    )]
+    Busy(ErrorBody),
+    #[response(
+        status = 504,
+        description = "The answer took longer than the server's limit"
+    )]
+    Timeout(ErrorBody),
+}
+
 /// Answer one question.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest,
     responses(
         (status = 200, description = "The answer and its evidence, as `xlqa ask --json`", body = AskResult),
-        (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
-        (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
-        (status = 413, description = "The body is over the size limit", body = crate::error::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = crate::error::ErrorBody),
-        (status = 422, description = "A field has a value the server does not take (`field` names it)", body = crate::error::ErrorBody),
-        (status = 500, description = "Internal error, logged under the returned id", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
-        (status = 504, description = "The answer took longer than the server's limit", body = crate::error::ErrorBody),
+        AskErrors,
     ))]
 pub(crate) async fn ask(
     State(app): State<Arc<App>>,
@@ -189,14 +216,7 @@ pub(crate) async fn ask(
 #[utoipa::path(post, path = "/v1/ask/batch", request_body = BatchRequest,
     responses(
         (status = 200, description = "One result per question, in order", body = BatchResponse),
-        (status = 400, description = "The body is not JSON", body = crate::error::ErrorBody),
-        (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
-        (status = 413, description = "The body is over the size limit", body = crate::error::ErrorBody),
-        (status = 415, description = "The body is not sent as application/json", body = crate::error::ErrorBody),
-        (status = 422, description = "A field has a value the server does not take (`field` names it)", body = crate::error::ErrorBody),
-        (status = 500, description = "Internal error, logged under the returned id", body = crate::error::ErrorBody),
-        (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
-        (status = 504, description = "The answer took longer than the server's limit", body = crate::error::ErrorBody),
+        AskErrors,
     ))]
 pub(crate) async fn ask_batch(
     State(app): State<Arc<App>>,
