@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use xlqa_data::lareqa::{read_lareqa_dir, LoadOptions};
 use xlqa_eval::lareqa::{
-    self, report::RunInfo, Bm25Pool, Bm25Scorer, CandidateMode, DebiasFit, DenseScorer,
-    LareqaReport, PoolScorer,
+    self, report::RunInfo, CandidateMode, DebiasFit, LareqaReport, Pool, PoolScorer,
+    RetrieverScorer,
 };
 use xlqa_index::DebiasMethod;
 use xlqa_models::{EmbeddingCache, Encoder, EncoderOptions, ModelHome, TextKind};
+use xlqa_search::RetrieverChoice;
 
 const LANGS: [&str; 3] = ["de", "en", "zh"];
 
@@ -138,7 +139,8 @@ fn lareqa_slice_matches_an_independent_computation() {
             TextKind::Passage,
         )
         .unwrap();
-    let scorer = DenseScorer::new(&e.questions, &e.candidates);
+    let pool = Pool::build(&d, CandidateMode::Sentence, Some(&e.candidates)).unwrap();
+    let scorer = RetrieverScorer::only(&pool, &d, Some(&e.questions), RetrieverChoice::dense());
     let results = lareqa::evaluate(&d, &scorer, 7, &|_, _| {}).unwrap();
     let report = LareqaReport::new(
         &d,
@@ -307,9 +309,10 @@ fn lareqa_slice_matches_an_independent_computation() {
             assert!((w - *g as f64).abs() < 1e-5, "centered question");
         }
     }
+    let dpool = Pool::build(&d, CandidateMode::Sentence, Some(&ed.candidates)).unwrap();
     let dres = lareqa::evaluate(
         &d,
-        &DenseScorer::new(&ed.questions, &ed.candidates),
+        &RetrieverScorer::only(&dpool, &d, Some(&ed.questions), RetrieverChoice::dense()),
         7,
         &|_, _| {},
     )
@@ -320,11 +323,8 @@ fn lareqa_slice_matches_an_independent_computation() {
 
     // BM25 over the same pool: exact agreement of AP with the scorer's scores,
     // and unmatched candidates share the lowest score
-    let pool = Bm25Pool::build(&d, CandidateMode::Sentence).unwrap();
-    let bm25 = Bm25Scorer {
-        pool: &pool,
-        data: &d,
-    };
+    let pool = Pool::build(&d, CandidateMode::Sentence, None).unwrap();
+    let bm25 = RetrieverScorer::only(&pool, &d, None, RetrieverChoice::bm25());
     let bres = lareqa::evaluate(&d, &bm25, 7, &|_, _| {}).unwrap();
     for (qi, (_, id, _)) in qs.iter().enumerate() {
         let scores = bm25.scores(qi).unwrap();

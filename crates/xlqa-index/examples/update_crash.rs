@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use xlqa_index::testing::{passage, write_index};
+use xlqa_index::pool::{passage, write_index};
 use xlqa_index::{Index, Update};
 
 const DIM: usize = 8;

@@ -23,8 +23,8 @@ pub mod hnsw;
 pub mod lexical;
 pub mod linalg;
 pub mod manifest;
+pub mod pool;
 pub mod store;
-pub mod testing;
 pub mod update;
 mod writer;
 

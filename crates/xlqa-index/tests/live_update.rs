@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use xlqa_index::testing::{passage, write_index};
+use xlqa_index::pool::{passage, write_index};
 use xlqa_index::{Index, Update, DENSE_FILE, MANIFEST_FILE, PASSAGES_FILE};
 
 const DIM: usize = 4;

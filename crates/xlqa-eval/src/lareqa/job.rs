@@ -11,12 +11,12 @@ use xlqa_core::progress::bar;
 use xlqa_data::lareqa::LareqaData;
 use xlqa_index::{Debias, DebiasMethod};
 use xlqa_models::{EmbeddingCache, Encoder};
+use xlqa_search::{FusionMethod, RetrieveOptions, RetrieverChoice};
 
 use super::report::RunInfo;
 use super::{
-    apply_debias, debias, embed, evaluate, pca_points, Bm25Pool, Bm25Scorer, CandidateMode,
-    DebiasFit, DenseScorer, Embeddings, HybridScorer, LareqaError, LareqaReport, LareqaRetriever,
-    PoolScorer, QuestionResult,
+    apply_debias, debias, embed, evaluate, pca_points, CandidateMode, DebiasFit, Embeddings,
+    LareqaError, LareqaReport, LareqaRetriever, Pool, QuestionResult, RetrieverScorer,
 };
 
 /// A linear map applied to every dense vector after the de-biasing (an
@@ -72,14 +72,9 @@ pub fn run_lareqa(job: &LareqaJob) -> Result<LareqaOutcome, LareqaError> {
         Some(d) => Some(dense_vectors(job, d, &mut timings)?),
         None => None,
     };
-    let pool = if job.retriever != LareqaRetriever::Dense {
-        let t = Instant::now();
-        let p = Bm25Pool::build(job.data, job.candidate)?;
-        timings.insert("bm25_index".to_string(), t.elapsed().as_secs_f64());
-        Some(p)
-    } else {
-        None
-    };
+    let t = Instant::now();
+    let pool = pool(job, &embeddings)?;
+    timings.insert("pool_index".to_string(), t.elapsed().as_secs_f64());
     let t = Instant::now();
     let results = rank(job, &embeddings, &pool)?;
     timings.insert("rank_and_score".to_string(), t.elapsed().as_secs_f64());
@@ -102,15 +97,32 @@ pub fn run_lareqa(job: &LareqaJob) -> Result<LareqaOutcome, LareqaError> {
     })
 }
 
+/// The candidates as an index the retrievers search.
+fn pool(job: &LareqaJob, e: &Option<Embeddings>) -> Result<Pool, LareqaError> {
+    if job.retriever != LareqaRetriever::Bm25 && e.is_none() {
+        return Err(LareqaError::Invalid(format!(
+            "the {} retriever needs an encoder",
+            job.retriever
+        )));
+    }
+    let vectors = e.as_ref().map(|e| e.candidates.as_slice());
+    Pool::build(job.data, job.candidate, vectors)
+}
+
 /// Ranks the pool for every question and scores it.
 fn rank(
     job: &LareqaJob,
     e: &Option<Embeddings>,
-    pool: &Option<Bm25Pool>,
+    pool: &Pool,
 ) -> Result<Vec<QuestionResult>, LareqaError> {
-    let scorer = scorer(job, e, pool)?;
+    let scorer = RetrieverScorer {
+        pool,
+        data: job.data,
+        questions: e.as_ref().map(|e| e.questions.as_slice()),
+        options: retrieve_options(job),
+    };
     let b = bar(job.data.questions.len() as u64, "ranking", job.progress);
-    let results = evaluate(job.data, scorer.as_ref(), job.seed, &|done, _| {
+    let results = evaluate(job.data, &scorer, job.seed, &|done, _| {
         b.set_position(done as u64)
     })?;
     b.finish_and_clear();
@@ -175,40 +187,26 @@ fn dense_vectors(
     Ok(e)
 }
 
-fn scorer<'a>(
-    job: &'a LareqaJob,
-    e: &'a Option<Embeddings>,
-    pool: &'a Option<Bm25Pool>,
-) -> Result<Box<dyn PoolScorer + 'a>, LareqaError> {
-    let bm25 = |p| Bm25Scorer {
-        pool: p,
-        data: job.data,
-    };
-    Ok(match (job.retriever, e, pool) {
-        (LareqaRetriever::Dense, Some(e), _) => {
-            Box::new(DenseScorer::new(&e.questions, &e.candidates))
-        }
-        (LareqaRetriever::Bm25, _, Some(p)) => Box::new(bm25(p)),
-        (LareqaRetriever::Hybrid, Some(e), Some(p)) => Box::new(HybridScorer {
-            dense: DenseScorer::new(&e.questions, &e.candidates),
-            bm25: bm25(p),
-            depth: job.depth.max(1),
-            rrf_k: job.rrf_k,
-            w_dense: job.w_dense,
-            w_bm25: job.w_bm25,
-        }),
-        _ => {
-            return Err(LareqaError::Invalid(format!(
-                "the {} retriever needs {}",
-                job.retriever,
-                if e.is_none() {
-                    "an encoder"
-                } else {
-                    "the BM25 pool"
-                }
-            )))
-        }
-    })
+/// The engine's retrieval settings for the job's retriever and fusion.
+fn retrieve_options(job: &LareqaJob) -> RetrieveOptions {
+    RetrieveOptions {
+        retriever: match job.retriever {
+            LareqaRetriever::Dense => RetrieverChoice::dense(),
+            LareqaRetriever::Bm25 => RetrieverChoice::bm25(),
+            LareqaRetriever::Hybrid => RetrieverChoice::Hybrid,
+        },
+        depth: job.depth.max(1),
+        fusion: FusionMethod::Rrf,
+        rrf_k: job.rrf_k,
+        weights: [
+            ("dense".to_string(), job.w_dense),
+            ("bm25".to_string(), job.w_bm25),
+        ]
+        .into(),
+        // every candidate is scored: no approximate search
+        use_ann: false,
+        ..RetrieveOptions::default()
+    }
 }
 
 /// The run's settings as the report lists them.

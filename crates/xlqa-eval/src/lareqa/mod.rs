@@ -50,10 +50,12 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use xlqa_core::{Hit, Lang, LangSource, Passage};
-use xlqa_index::lexical::LexicalIndex;
-use xlqa_index::{Debias, DebiasMethod};
+use xlqa_core::{Lang, LangSource, Passage};
+use xlqa_index::{Debias, DebiasMethod, Index};
 use xlqa_models::{EmbeddingCache, Encoder, TextKind};
+use xlqa_search::fusion::{rrf, single, RankedList};
+use xlqa_search::retrieve::{self, RetrieveQuery, Retriever};
+use xlqa_search::RetrieveOptions;
 use xlqa_text::analyze::Analyzer;
 
 use metrics::{top_k, RankCounts, Variant};
@@ -353,16 +355,23 @@ pub fn apply_debias(
     Ok(())
 }
 
-/// A BM25 index over the candidates, in a temporary folder.
-pub struct Bm25Pool {
+/// The candidate pool as an xlqa index (passage store, BM25 with each
+/// language's analyzer, the candidates' vectors when there are), in a
+/// temporary folder: the retrievers of `xlqa_search::retrieve` search it as
+/// they search any index.
+pub struct Pool {
     _dir: tempfile::TempDir,
-    index: LexicalIndex,
-    analyzers: Vec<Analyzer>,
+    pub index: Index,
 }
 
-impl Bm25Pool {
-    /// Indexes every candidate with its language's analyzer.
-    pub fn build(d: &LareqaData, mode: CandidateMode) -> Result<Bm25Pool, LareqaError> {
+impl Pool {
+    /// Indexes every candidate; `vectors` are the candidates' final
+    /// (de-biased, transformed) embeddings, or None for BM25 alone.
+    pub fn build(
+        d: &LareqaData,
+        mode: CandidateMode,
+        vectors: Option<&[Vec<f32>]>,
+    ) -> Result<Pool, LareqaError> {
         let dir = tempfile::tempdir()
             .map_err(|e| xlqa_data::DataError::io(Path::new("(temp dir)"), e))?;
         let passages: Vec<Passage> = (0..d.candidates.len())
@@ -377,32 +386,15 @@ impl Bm25Pool {
                 group: None,
             })
             .collect();
-        let analyzers: Vec<Analyzer> = d.langs.iter().map(Analyzer::for_lang).collect();
-        let by_code: BTreeMap<String, Analyzer> = d
-            .langs
-            .iter()
-            .zip(&analyzers)
-            .map(|(l, a)| (l.as_str().to_string(), a.clone()))
-            .collect();
-        let path = dir.path().join("lexical");
-        LexicalIndex::build(&path, &passages, &by_code, &|_| {})?;
-        let manifest = lexical_manifest(&by_code);
-        let index = LexicalIndex::open(&path, &manifest)?;
-        Ok(Bm25Pool {
-            _dir: dir,
-            index,
-            analyzers,
-        })
-    }
-
-    /// BM25 hits of question text `q` (in language `lang`), best first.
-    pub fn search(&self, q: &str, lang: usize, k: usize) -> Result<Vec<Hit>, LareqaError> {
-        let terms: Vec<String> = self.analyzers[lang]
-            .analyze(q)
-            .into_iter()
-            .map(|t| t.text)
-            .collect();
-        Ok(self.index.search(&terms, k, &|_| true)?)
+        // BM25 alone: one-dimensional zero vectors that no retriever reads
+        let zeros = vec![vec![0f32]; passages.len()];
+        let vs = vectors.unwrap_or(&zeros);
+        let dim = vs.first().map_or(1, Vec::len);
+        let langs: Vec<&str> = d.langs.iter().map(Lang::as_str).collect();
+        let path = dir.path().join("pool");
+        xlqa_index::pool::write_index(&path, &passages, vs, dim, &langs)?;
+        let index = Index::open(&path)?;
+        Ok(Pool { _dir: dir, index })
     }
 }
 
@@ -437,109 +429,81 @@ pub trait PoolScorer: Sync {
     fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError>;
 }
 
-/// Cosine similarity of L2-normalized embeddings.
-pub struct DenseScorer<'a> {
-    pub questions: &'a [Vec<f32>],
-    /// Candidate matrix, row-major.
-    flat: Vec<f32>,
-    dim: usize,
-}
-
-impl<'a> DenseScorer<'a> {
-    pub fn new(questions: &'a [Vec<f32>], candidates: &[Vec<f32>]) -> DenseScorer<'a> {
-        let dim = candidates.first().map_or(0, |v| v.len());
-        let flat = candidates.iter().flat_map(|v| v.iter().copied()).collect();
-        DenseScorer {
-            questions,
-            flat,
-            dim,
-        }
-    }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // eight accumulators: vectorizes, and sums in a fixed order
-    let mut acc = [0f32; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        s += x * y;
-    }
-    s
-}
-
-impl PoolScorer for DenseScorer<'_> {
-    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
-        let qv = &self.questions[q];
-        Ok(self
-            .flat
-            .chunks_exact(self.dim.max(1))
-            .map(|c| dot(qv, c))
-            .collect())
-    }
-}
-
-/// BM25 over the whole pool.
-pub struct Bm25Scorer<'a> {
-    pub pool: &'a Bm25Pool,
+/// The pool searched by the engine's retrievers (`xlqa_search::retrieve`)
+/// and fused as the engine fuses them: one retriever gives its score for
+/// every candidate it finds (dense: all of them), several are fused by
+/// weighted RRF over their top `depth`.
+pub struct RetrieverScorer<'a> {
+    pub pool: &'a Pool,
     pub data: &'a LareqaData,
+    /// The questions' final embeddings (dense or hybrid).
+    pub questions: Option<&'a [Vec<f32>]>,
+    pub options: RetrieveOptions,
 }
 
-impl PoolScorer for Bm25Scorer<'_> {
+impl<'a> RetrieverScorer<'a> {
+    /// Scores by one retriever alone (every candidate it finds), with the
+    /// engine's default settings otherwise.
+    pub fn only(
+        pool: &'a Pool,
+        data: &'a LareqaData,
+        questions: Option<&'a [Vec<f32>]>,
+        retriever: xlqa_search::RetrieverChoice,
+    ) -> RetrieverScorer<'a> {
+        RetrieverScorer {
+            pool,
+            data,
+            questions,
+            options: RetrieveOptions {
+                retriever,
+                use_ann: false,
+                ..RetrieveOptions::default()
+            },
+        }
+    }
+}
+
+impl PoolScorer for RetrieverScorer<'_> {
     fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
         let n = self.data.candidates.len();
         let qu = &self.data.questions[q];
-        let mut s = vec![LOWEST; n];
-        for h in self.pool.search(&qu.text, qu.lang, n)? {
-            s[h.passage as usize] = h.score;
-        }
-        Ok(s)
-    }
-}
-
-/// Weighted RRF of the dense and BM25 top-`depth` lists.
-pub struct HybridScorer<'a> {
-    pub dense: DenseScorer<'a>,
-    pub bm25: Bm25Scorer<'a>,
-    pub depth: usize,
-    pub rrf_k: f32,
-    pub w_dense: f32,
-    pub w_bm25: f32,
-}
-
-impl PoolScorer for HybridScorer<'_> {
-    fn scores(&self, q: usize) -> Result<Vec<f32>, LareqaError> {
-        let ds = self.dense.scores(q)?;
-        let dense: Vec<Hit> = top_k(&ds, self.depth)
+        let none = std::collections::HashSet::new();
+        let query = RetrieveQuery {
+            text: &qu.text,
+            lang: &self.data.langs[qu.lang],
+            vector: self.questions.map(|v| v[q].as_slice()),
+            exclude: &none,
+            options: &self.options,
+        };
+        let chosen: Vec<Box<dyn Retriever>> = retrieve::registry()
             .into_iter()
-            .map(|c| Hit {
-                passage: c as u32,
-                score: ds[c],
+            .filter(|r| self.options.retriever.includes(r.name()))
+            .collect();
+        let depth = if chosen.len() == 1 {
+            n
+        } else {
+            self.options.depth
+        };
+        let mut lists = Vec::with_capacity(chosen.len());
+        for r in &chosen {
+            let hits = r.search(&self.pool.index, &query, depth).map_err(|e| {
+                LareqaError::Invalid(format!("{} retrieval over the pool: {e}", r.name()))
+            })?;
+            lists.push((r.name(), hits));
+        }
+        let ranked: Vec<RankedList<'_>> = lists
+            .iter()
+            .map(|(name, hits)| RankedList {
+                name,
+                weight: self.options.weight(name),
+                hits,
             })
             .collect();
-        let qu = &self.bm25.data.questions[q];
-        let bm25 = self.bm25.pool.search(&qu.text, qu.lang, self.depth)?;
-        use xlqa_search::fusion::{rrf, RankedList};
-        let lists = [
-            RankedList {
-                name: "dense",
-                weight: self.w_dense,
-                hits: &dense,
-            },
-            RankedList {
-                name: "bm25",
-                weight: self.w_bm25,
-                hits: &bm25,
-            },
-        ];
-        let fused = rrf(&lists, self.rrf_k, usize::MAX);
-        let mut s = vec![LOWEST; ds.len()];
+        let fused = match ranked.as_slice() {
+            [one] => single(one, n),
+            _ => rrf(&ranked, self.options.rrf_k, n),
+        };
+        let mut s = vec![LOWEST; n];
         for f in fused {
             s[f.passage as usize] = f.score;
         }

@@ -1,5 +1,7 @@
-//! Small indexes written directly from passages and vectors, for the tests
-//! and examples of this crate (the real pipeline is `xlqa_search::indexer`).
+//! Indexes written directly from passages and vectors, without the
+//! indexing pipeline (`xlqa_search::indexer`: language ID, chunking,
+//! encoding, de-biasing): evaluation pools whose vectors are already made
+//! (LAReQA's candidates) and tests.
 
 use std::collections::BTreeMap;
 use std::path::Path;
