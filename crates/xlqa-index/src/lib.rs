@@ -60,6 +60,11 @@ pub enum IndexError {
     },
     #[error("{0}")]
     Usage(String),
+    /// Another writer holds the index, or it changed on disk since it was
+    /// opened (a live update from elsewhere, a rebuild): try again, or open
+    /// it again.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl IndexError {

@@ -82,6 +82,10 @@ pub struct Manifest {
     /// The approximate dense index stored in `ann.hnsw`, if one was built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann: Option<AnnInfo>,
+    /// Random id of the build: a live update refuses to write into an index
+    /// rebuilt since it was opened (same generation 0, other files).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub build_id: String,
     /// Live updates committed since the build (0: the index as built; see
     /// `update.rs`).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -129,6 +133,7 @@ impl Manifest {
             counts,
             debias: None,
             ann: None,
+            build_id: new_build_id(),
             generation: 0,
             deleted_rows: Vec::new(),
             added_by_lang: BTreeMap::new(),
@@ -245,6 +250,16 @@ pub(crate) fn test_manifest(analyzers: BTreeMap<String, AnalyzerInfo>) -> Manife
         analyzers,
         Counts::default(),
     )
+}
+
+/// Unique enough to tell two builds apart: time, process and a counter.
+fn new_build_id() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{t:x}-{:x}-{n}", std::process::id())
 }
 
 /// fsync of a directory, so that a rename in it survives a crash.

@@ -62,8 +62,11 @@ pub struct UpdateReport {
     pub lexical_skipped: BTreeMap<String, usize>,
 }
 
-/// An update written to disk but not yet visible in memory.
+/// An update written to disk but not yet visible in memory. It holds the
+/// index's writer lock until it is applied (or dropped), so no other writer
+/// commits in between.
 pub struct Committed {
+    _lock: WriterLock,
     manifest: Manifest,
     passages: Vec<Passage>,
     store_bytes: u64,
@@ -91,10 +94,10 @@ pub(crate) fn append_at(path: &Path, len: u64, bytes: &[u8]) -> Result<(), Index
 }
 
 /// An exclusive lock on the index directory for one writer (released on drop).
-struct WriterLock(std::fs::File);
+pub(crate) struct WriterLock(std::fs::File);
 
 impl WriterLock {
-    fn acquire(dir: &Path) -> Result<WriterLock, IndexError> {
+    pub(crate) fn acquire(dir: &Path) -> Result<WriterLock, IndexError> {
         let path = dir.join(LOCK_FILE);
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -103,7 +106,7 @@ impl WriterLock {
             .open(&path)
             .map_err(|e| IndexError::io(&path, e))?;
         f.try_lock().map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => IndexError::Usage(format!(
+            std::fs::TryLockError::WouldBlock => IndexError::Conflict(format!(
                 "index {} is being updated by another process (it holds {}); try again when it is done",
                 dir.display(),
                 path.display()
@@ -164,17 +167,8 @@ impl Index {
     /// `Index` go on meanwhile and see nothing of it until
     /// [`Index::apply_committed`].
     pub fn commit_update(&self, u: &Update) -> Result<Committed, IndexError> {
-        let _lock = WriterLock::acquire(&self.dir)?;
-        let disk = Manifest::read(&self.dir.join(MANIFEST_FILE))?;
-        let disk = rolled_forward(&self.dir, &disk)?.unwrap_or(disk);
-        if disk.generation != self.manifest.generation {
-            return Err(IndexError::Mismatch(format!(
-                "index {} changed on disk since it was opened (generation {} then, {} now): open it again",
-                self.dir.display(),
-                self.manifest.generation,
-                disk.generation
-            )));
-        }
+        let lock = WriterLock::acquire(&self.dir)?;
+        self.check_current()?;
         let (kill, mut report) = self.rows_to_kill(u);
         let passages: Vec<Passage> = u.add.iter().map(|(p, _)| p.clone()).collect();
         let vectors: Vec<Vec<f32>> = u.add.iter().map(|(_, v)| v.clone()).collect();
@@ -194,13 +188,40 @@ impl Index {
         report.lexical_skipped = self
             .lexical
             .commit_update(first_new, &passages, &kill, &payload)?;
-        manifest.write_durable(&self.dir.join(MANIFEST_FILE))?;
+        // Committed (tantivy holds the manifest): a failure from here on is
+        // repaired by the roll-forward of the next open, not reported.
+        if let Err(e) = manifest.write_durable(&self.dir.join(MANIFEST_FILE)) {
+            eprintln!("warning: update committed, manifest.json not rewritten ({e}); the next open rolls it forward");
+        }
         Ok(Committed {
+            _lock: lock,
             manifest,
             passages,
             store_bytes,
             report,
         })
+    }
+
+    /// Refuses to write when the index on disk is not the one this handle
+    /// opened (rebuilt since, or updated by another handle).
+    fn check_current(&self) -> Result<(), IndexError> {
+        let disk = Manifest::read(&self.dir.join(MANIFEST_FILE))?;
+        let disk = rolled_forward(&self.dir, &disk)?.unwrap_or(disk);
+        if disk.build_id != self.manifest.build_id {
+            return Err(IndexError::Conflict(format!(
+                "index {} was rebuilt since it was opened: open it again",
+                self.dir.display()
+            )));
+        }
+        if disk.generation != self.manifest.generation {
+            return Err(IndexError::Conflict(format!(
+                "index {} changed on disk since it was opened (generation {} then, {} now): open it again",
+                self.dir.display(),
+                self.manifest.generation,
+                disk.generation
+            )));
+        }
+        Ok(())
     }
 
     /// Rows the update removes (sorted) and the counts of what it does.
@@ -238,7 +259,10 @@ impl Index {
         let mut m = self.manifest.clone();
         m.generation += 1;
         let c = &mut m.counts;
-        c.documents = c.documents + r.added_documents - r.replaced_documents - r.deleted_documents;
+        // from the live documents (the build's count includes documents
+        // dropped as too short)
+        c.documents = (self.docs.len() + r.added_documents)
+            .saturating_sub(r.replaced_documents + r.deleted_documents);
         for &row in kill {
             if let Some(p) = self.store.get(row) {
                 if let Some(n) = c.passages_by_lang.get_mut(p.lang.as_str()) {
@@ -262,8 +286,25 @@ impl Index {
         m
     }
 
-    /// Makes a committed update visible to searches on this `Index`.
-    pub fn apply_committed(&mut self, c: Committed) -> Result<UpdateReport, IndexError> {
+    /// The dense index with a committed update's vectors (built apart from
+    /// [`Index::apply_committed`], so searches go on meanwhile).
+    pub fn dense_after(&self, c: &Committed) -> Result<crate::DenseIndex, IndexError> {
+        crate::DenseIndex::open(
+            &self.dir.join(DENSE_FILE),
+            c.manifest.encoder.dim,
+            self.store.len() + c.passages.len(),
+        )
+    }
+
+    /// Makes a committed update visible to searches on this `Index`, with
+    /// `dense` from [`Index::dense_after`]. Only the tantivy reload can fail,
+    /// and it comes before anything is changed.
+    pub fn apply_committed(
+        &mut self,
+        c: Committed,
+        dense: crate::DenseIndex,
+    ) -> Result<UpdateReport, IndexError> {
+        self.lexical.reload()?;
         let first = self.store.len() as u32;
         for (i, p) in c.passages.iter().enumerate() {
             self.docs
@@ -272,12 +313,7 @@ impl Index {
                 .push(first + i as u32);
         }
         self.store.extend(c.passages, c.store_bytes);
-        self.dense = crate::DenseIndex::open(
-            &self.dir.join(DENSE_FILE),
-            c.manifest.encoder.dim,
-            self.store.len(),
-        )?;
-        self.lexical.reload()?;
+        self.dense = dense;
         self.deleted = c.manifest.deleted_rows.clone();
         let dead = &self.deleted;
         self.docs.retain(|_, rows| {
@@ -291,6 +327,7 @@ impl Index {
     /// Commits and applies `u` (for one writer that is also the only reader).
     pub fn update(&mut self, u: &Update) -> Result<UpdateReport, IndexError> {
         let c = self.commit_update(u)?;
-        self.apply_committed(c)
+        let dense = self.dense_after(&c)?;
+        self.apply_committed(c, dense)
     }
 }

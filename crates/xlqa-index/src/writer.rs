@@ -96,6 +96,14 @@ impl IndexWriter {
     ) -> Result<PathBuf, IndexError> {
         manifest.write(&self.tmp.join(crate::MANIFEST_FILE))?;
         if self.out.exists() {
+            // no live update may commit into the index being replaced (it
+            // would be lost with it); writers that opened it find the new
+            // build id and refuse
+            let _updates = if self.out.join(crate::MANIFEST_FILE).exists() {
+                Some(crate::update::WriterLock::acquire(&self.out)?)
+            } else {
+                None
+            };
             let old = old_path(&self.out);
             std::fs::rename(&self.out, &old).map_err(|e| IndexError::io(&self.out, e))?;
             if crash_between {

@@ -194,3 +194,27 @@ fn a_language_without_a_lexical_field_is_added_for_dense_retrieval_only() {
     assert!(ix.is_live(3));
     assert_eq!(ix.manifest.added_by_lang.get("sw"), Some(&1));
 }
+
+#[test]
+fn a_handle_on_an_index_rebuilt_since_it_was_opened_refuses_to_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let mut stale = base(&dir);
+    // a rebuild of the same folder (as `xlqa index --force` swaps it in)
+    let fresh = tmp.path().join("fresh");
+    let ps = vec![passage("only", "en", "A rebuilt index with one document.")];
+    write_index(&fresh, &ps, &[unit(0)], DIM, &["en"]).unwrap();
+    std::fs::rename(&dir, tmp.path().join("old")).unwrap();
+    std::fs::rename(&fresh, &dir).unwrap();
+    let e = stale
+        .update(&Update {
+            add: vec![(passage("lake", "en", "The blue lake."), unit(3))],
+            delete: vec![],
+        })
+        .unwrap_err();
+    assert!(matches!(e, xlqa_index::IndexError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("rebuilt since it was opened"), "{e}");
+    let now = Index::open(&dir).unwrap();
+    assert_eq!(now.store.len(), 1, "the rebuilt index is untouched");
+    assert_eq!(now.manifest.generation, 0);
+}

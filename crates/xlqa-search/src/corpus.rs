@@ -61,8 +61,9 @@ impl Corpus {
     pub(crate) fn apply_committed(
         &mut self,
         c: xlqa_index::update::Committed,
+        dense: xlqa_index::DenseIndex,
     ) -> Result<xlqa_index::UpdateReport, SearchError> {
-        let r = self.index.apply_committed(c)?;
+        let r = self.index.apply_committed(c, dense)?;
         self.groups = groups_of(&self.index);
         Ok(r)
     }

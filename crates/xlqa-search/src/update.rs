@@ -143,7 +143,7 @@ impl Engine {
         add: Vec<Document>,
         delete: Vec<String>,
     ) -> Result<DocumentsReport, SearchError> {
-        let (committed, low) = {
+        let (committed, dense, low) = {
             let corpus = self.corpus();
             let (add, dropped, low) = prepare(&corpus, add)?;
             if !dropped.is_empty() {
@@ -155,10 +155,12 @@ impl Engine {
                 )));
             }
             let c = corpus.index.commit_update(&Update { add, delete })?;
-            (c, low)
+            // the new dense index is built while questions still read the old one
+            let dense = corpus.index.dense_after(&c)?;
+            (c, dense, low)
         };
         let (index, refit) = self.with_corpus_mut(|c| -> Result<_, SearchError> {
-            let r = c.apply_committed(committed)?;
+            let r = c.apply_committed(committed, dense)?;
             Ok((r, refit_due(c)))
         })?;
         Ok(DocumentsReport {

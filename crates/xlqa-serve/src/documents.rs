@@ -74,12 +74,30 @@ fn form(headers: &HeaderMap) -> Result<Form, ApiError> {
 /// What went wrong in an update, as the client should see it.
 fn update_error(e: SearchError) -> ApiError {
     match e {
-        SearchError::Index(IndexError::Usage(m)) | SearchError::Index(IndexError::Mismatch(m)) => {
-            ApiError::conflict(m)
-        }
+        SearchError::Index(IndexError::Conflict(m)) => ApiError::conflict(m),
         SearchError::Input(m) => ApiError::invalid_field("documents", m),
+        e @ SearchError::UndetectableLanguage { .. } => {
+            ApiError::invalid_field("documents", e.to_string())
+        }
         other => ApiError::internal(&format!("update: {other}")),
     }
+}
+
+/// Runs an update: one at a time (so a waiting update holds no model
+/// worker), then on a worker like any model work.
+async fn run_update(
+    app: &App,
+    add: Vec<xlqa_core::Document>,
+    delete: Vec<String>,
+) -> Result<DocumentsReport, ApiError> {
+    let _one = app.updates.lock().await;
+    let engine = app.engine.clone();
+    app.gate
+        .run_within(app.limits.update_timeout, move || {
+            engine.update_documents(add, delete)
+        })
+        .await?
+        .map_err(update_error)
 }
 
 /// Add or replace documents (same schema as `xlqa index`).
@@ -97,6 +115,7 @@ fn update_error(e: SearchError) -> ApiError {
         (status = 415, description = "Not sent as application/json or application/x-ndjson", body = crate::error::ErrorBody),
         (status = 422, description = "Bad entries, each listed in `problems`; none applied", body = crate::error::ErrorBody),
         (status = 503, description = "Busy: retry after the Retry-After header's seconds", body = crate::error::ErrorBody),
+        (status = 504, description = "Over the update time limit: the update goes on and may still be applied; check with GET /v1/documents/{id}", body = crate::error::ErrorBody),
     ))]
 pub(crate) async fn add(
     State(app): State<Arc<App>>,
@@ -124,15 +143,7 @@ pub(crate) async fn add(
         ));
     }
     let docs = xlqa_core::parse_documents(&text).map_err(ApiError::bad_documents)?;
-    let engine = app.engine.clone();
-    let r = app
-        .gate
-        .run_within(app.limits.update_timeout, move || {
-            engine.update_documents(docs, Vec::new())
-        })
-        .await?
-        .map_err(update_error)?;
-    Ok(Json(r))
+    Ok(Json(run_update(&app, docs, Vec::new()).await?))
 }
 
 /// A document's live passages.
@@ -153,10 +164,13 @@ pub(crate) async fn get(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<DocumentPassages>, ApiError> {
-    let passages = app
-        .engine
-        .document(&id)
-        .ok_or_else(|| ApiError::no_document(&id))?;
+    let engine = app.engine.clone();
+    let key = id.clone();
+    // the read lock may wait for an update: not on an async worker
+    let found = tokio::task::spawn_blocking(move || engine.document(&key))
+        .await
+        .map_err(|e| ApiError::internal(&format!("document lookup: {e}")))?;
+    let passages = found.ok_or_else(|| ApiError::no_document(&id))?;
     Ok(Json(DocumentPassages { id, passages }))
 }
 
@@ -173,15 +187,7 @@ pub(crate) async fn delete(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<DocumentsReport>, ApiError> {
-    let engine = app.engine.clone();
-    let target = id.clone();
-    let r = app
-        .gate
-        .run_within(app.limits.update_timeout, move || {
-            engine.update_documents(Vec::new(), vec![target])
-        })
-        .await?
-        .map_err(update_error)?;
+    let r = run_update(&app, Vec::new(), vec![id.clone()]).await?;
     if !r.index.not_found.is_empty() {
         return Err(ApiError::no_document(&id));
     }

@@ -31,6 +31,8 @@ pub struct App {
     pub api_key: Option<String>,
     pub index_path: std::path::PathBuf,
     pub caps: Capabilities,
+    /// One document update at a time (documents.rs).
+    pub updates: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -52,6 +54,7 @@ impl App {
             api_key,
             index_path: index_path.to_path_buf(),
             caps,
+            updates: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -245,8 +248,11 @@ pub(crate) async fn ask_batch(
     (status = 200, body = IndexSummary),
     (status = 401, description = "The server needs an API key", body = crate::error::ErrorBody),
 ))]
-pub(crate) async fn index(State(app): State<Arc<App>>) -> Json<IndexSummary> {
-    Json(app.summary())
+pub(crate) async fn index(State(app): State<Arc<App>>) -> Result<Json<IndexSummary>, ApiError> {
+    // the read lock may wait for an update: not on an async worker
+    tokio::task::spawn_blocking(move || Json(app.summary()))
+        .await
+        .map_err(|e| ApiError::internal(&format!("index summary: {e}")))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -254,16 +260,15 @@ pub struct Health {
     /// `ok` while the server answers.
     pub status: &'static str,
     pub version: &'static str,
-    pub passages: usize,
 }
 
 /// Liveness (no API key needed).
 #[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health)))]
-pub(crate) async fn health(State(app): State<Arc<App>>) -> Json<Health> {
+pub(crate) async fn health() -> Json<Health> {
+    // takes no lock: a liveness probe answers even while an update applies
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        passages: app.engine.index().manifest.live_passages(),
     })
 }
 

@@ -28,8 +28,12 @@ impl Retriever for Bm25 {
             .map(|t| t.text)
             .collect();
         let exclude = q.exclude;
-        Ok(index
+        let mut hits = index
             .lexical
-            .search(&terms, depth, &|l| !exclude.contains(l))?)
+            .search(&terms, depth, &|l| !exclude.contains(l))?;
+        // tantivy drops deleted rows itself; this keeps any row the index
+        // in memory does not hold (yet) out of the results
+        hits.retain(|h| index.is_live(h.passage));
+        Ok(hits)
     }
 }
